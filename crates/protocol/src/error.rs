@@ -1,0 +1,103 @@
+//! Error codes and the JSON error body (`{"error":{"code","message"}}`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A machine-readable error code. Serialized in `snake_case`; clients match on it, never on the
+/// human message. New codes may be added, so clients should treat unknown codes as generic errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body is not valid JSON.
+    InvalidJson,
+    /// The body is JSON but does not have the expected shape (missing or mistyped field).
+    InvalidBody,
+    /// A field has a value outside its rules (e.g. a username with forbidden characters).
+    ValidationFailed,
+    /// The request needs a valid bearer token and did not have one.
+    Unauthorized,
+    /// The caller is authenticated but not allowed to do this.
+    Forbidden,
+    /// The resource does not exist, or the caller may not know that it exists.
+    NotFound,
+    /// The HTTP method is not supported on this route.
+    MethodNotAllowed,
+    /// The change conflicts with the current state (e.g. a username already taken).
+    Conflict,
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The request's `Content-Type` is not `application/json`.
+    UnsupportedMediaType,
+    /// The store is not reachable; retry later.
+    Unavailable,
+    /// Something failed inside the server; the message does not leak details.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire (`"not_found"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidBody => "invalid_body",
+            Self::ValidationFailed => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every REST error response: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation, safe to show to a developer.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_serde_name() {
+        for code in [
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidBody,
+            ErrorCode::ValidationFailed,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+        ] {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! REST request and response bodies (API.md §2–3).
+//!
+//! Timestamps in REST bodies are RFC 3339 strings in UTC with millisecond precision
+//! (`2026-11-21T10:00:00.000Z`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A user as every REST endpoint shows it. `is_online` is computed from live connections at the
+/// moment of the read and never stored; `last_online` is set when the user's last connection closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// Unique (case-insensitively), 3..=32 of `A-Z a-z 0-9 _ . -`.
+    pub username: String,
+    /// Display name; free text, may be empty.
+    pub name: String,
+    /// When the user signed up (RFC 3339).
+    pub created_at: String,
+    /// When the user's last connection closed (RFC 3339), or `null` if never connected.
+    pub last_online: Option<String>,
+    /// Whether the user has at least one live connection right now.
+    pub is_online: bool,
+}
+
+/// `POST /api/v1/users`: self-contained sign-up. Both fields are optional; without a username
+/// the server picks a free one (`user_` followed by hex digits).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    /// Desired username (validated like a username change).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Display name (at most 100 characters).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Answer to sign-up: the new user and a bearer token for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignUpResponse {
+    /// The created user.
+    pub user: User,
+    /// HS256 JWT whose `sub` is the user id.
+    pub token: String,
+}
+
+/// `PUT /api/v1/users/{id}/username`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUsernameRequest {
+    /// The new username; surrounding whitespace is trimmed before validation.
+    pub username: String,
+}
+
+/// `GET /healthz` and `GET /readyz` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthStatus {
+    /// `"ok"` for a live process, `"ready"` when the store answers.
+    pub status: String,
+}

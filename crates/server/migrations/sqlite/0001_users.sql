@@ -1,0 +1,16 @@
+-- Users and server settings. Timestamps are unix milliseconds (INTEGER).
+CREATE TABLE users (
+    id          TEXT    PRIMARY KEY NOT NULL,
+    username    TEXT    NOT NULL,
+    name        TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL,
+    last_online INTEGER
+);
+-- Usernames are unique ignoring ASCII case (the only letters a username may contain).
+CREATE UNIQUE INDEX users_username_ci ON users (lower(username));
+
+-- Server-wide key/value settings, e.g. the generated JWT secret.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);

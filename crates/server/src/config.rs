@@ -1,0 +1,176 @@
+//! Command line and environment configuration (API.md §1).
+//!
+//! Every flag also reads an environment variable of the same name in upper snake case with a
+//! `TANDEM_` prefix (`--heartbeat-interval` ↔ `TANDEM_HEARTBEAT_INTERVAL`). Durations accept
+//! `500ms`, `2s`, `1m`, `24h`; sizes are plain byte counts or carry a `KiB`/`MiB` suffix.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `tandem`: a self-hosted real-time collaboration server.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `tandem`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: REST API under /api/v1, WebSocket at /ws, metrics at /metrics.
+    Serve(Box<ServeConfig>),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (default).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Everything `tandem serve` can be told. Defaults give a working single node on an embedded
+/// SQLite file with nothing else installed.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on. Use port 0 to pick a free port.
+    #[arg(long, env = "TANDEM_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Where data lives: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "TANDEM_DATABASE_URL",
+        default_value = "sqlite://tandem.db"
+    )]
+    pub database_url: String,
+
+    /// Redis URL for cluster mode (cross-node fan-out and presence). Not available in this
+    /// build yet: the server refuses to start rather than run single-node by surprise.
+    #[arg(long, env = "TANDEM_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// HS256 secret for signing and checking tokens. Without it a random secret is generated
+    /// once and kept in the data store, so tokens survive restarts.
+    #[arg(long, env = "TANDEM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// How long tokens issued by sign-up stay valid.
+    #[arg(long, env = "TANDEM_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+
+    /// How often the server pings each WebSocket connection.
+    #[arg(long, env = "TANDEM_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// How long after a ping a silent connection is considered dead and closed.
+    #[arg(long, env = "TANDEM_HEARTBEAT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub heartbeat_timeout: Duration,
+
+    /// Origins allowed to open WebSockets from a browser (comma-separated or repeated).
+    /// Empty means any origin.
+    #[arg(long, env = "TANDEM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Trust an `X-User-Id` header instead of a token. For local development and tests only.
+    #[arg(long, env = "TANDEM_DEV_INSECURE_AUTH")]
+    pub dev_insecure_auth: bool,
+
+    /// Largest accepted REST request body.
+    #[arg(long, env = "TANDEM_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body_size: usize,
+
+    /// How long a graceful shutdown may take before remaining work is abandoned.
+    #[arg(long, env = "TANDEM_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Log line format.
+    #[arg(long, env = "TANDEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeConfig {
+    /// The defaults of `tandem serve` with another database URL: what tests and embedders start from.
+    pub fn with_database_url(database_url: impl Into<String>) -> Self {
+        let mut config = match Cli::try_parse_from(["tandem", "serve"]) {
+            Ok(Cli {
+                command: Command::Serve(config),
+            }) => *config,
+            // The defaults above are constants; parsing them cannot fail.
+            Err(e) => unreachable!("default configuration does not parse: {e}"),
+        };
+        config.database_url = database_url.into();
+        config
+    }
+}
+
+/// Parses `500ms`, `2s`, `1m`, `24h`, `30d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); try 500ms, 2s, 1m"))
+}
+
+/// Parses `1048576`, `64KiB`, `1MiB`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; try 65536, 64KiB, 1MiB"))?;
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1024,
+        "MiB" | "M" | "MB" => 1024 * 1024,
+        other => return Err(format!("unknown size unit `{other}`; use B, KiB or MiB")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_api_md_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert!(parse_size("1GiB").is_err());
+        assert!(parse_size("MiB").is_err());
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_single_node() {
+        let config = ServeConfig::with_database_url("sqlite://x.db");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(30));
+        assert_eq!(config.heartbeat_timeout, Duration::from_secs(10));
+        assert_eq!(config.max_body_size, 1 << 20);
+        assert!(!config.dev_insecure_auth);
+        assert!(config.redis_url.is_none());
+    }
+
+    #[test]
+    fn every_flag_documents_itself() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,103 @@
+//! `/api/v1/users`: sign-up, reading users, changing one's username.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use tandem_protocol::ErrorBody;
+use tandem_protocol::rest::{SignUpRequest, SignUpResponse, UpdateUsernameRequest, User};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{AppError, AppState, AuthUser, JsonBody};
+use crate::clock;
+use crate::domain::users;
+use crate::store::UserRecord;
+
+/// Routes of this area, relative to `/api/v1`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(me))
+        .routes(routes!(get_user))
+        .routes(routes!(update_username))
+}
+
+/// The wire form of a user. `is_online` comes from live connection state.
+pub fn to_wire(user: UserRecord, is_online: bool) -> User {
+    User {
+        id: user.id,
+        username: user.username,
+        name: user.name,
+        created_at: clock::rfc3339_ms(user.created_at),
+        last_online: user.last_online.map(clock::rfc3339_ms),
+        is_online,
+    }
+}
+
+/// Sign up: create a user and get a token for it.
+#[utoipa::path(post, path = "/users", tag = "users", request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "User created", body = SignUpResponse),
+        (status = 400, description = "Invalid username or name", body = ErrorBody),
+        (status = 409, description = "Username taken", body = ErrorBody),
+    ))]
+async fn sign_up(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SignUpRequest>,
+) -> Result<(StatusCode, Json<SignUpResponse>), AppError> {
+    let user = users::sign_up(
+        &state.store,
+        request.username.as_deref(),
+        request.name.as_deref(),
+    )
+    .await?;
+    let token = state.auth.issue(&user.id)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignUpResponse {
+            user: to_wire(user, false),
+            token,
+        }),
+    ))
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+async fn me(AuthUser(user): AuthUser) -> Json<User> {
+    Json(to_wire(user, false))
+}
+
+/// Any user by id.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (24 hex)")),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_user(
+    State(state): State<AppState>,
+    AuthUser(_caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<User>, AppError> {
+    let user = users::get(&state.store, &id).await?;
+    Ok(Json(to_wire(user, false)))
+}
+
+/// Change one's own username (trimmed; 3..=32 of letters, digits, `_ . -`; unique ignoring case).
+#[utoipa::path(put, path = "/users/{id}/username", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (24 hex); must be the caller")),
+    request_body = UpdateUsernameRequest,
+    responses(
+        (status = 200, body = User),
+        (status = 400, description = "Invalid username", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not the caller", body = ErrorBody),
+        (status = 409, description = "Username taken", body = ErrorBody),
+    ))]
+async fn update_username(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<UpdateUsernameRequest>,
+) -> Result<Json<User>, AppError> {
+    let user = users::change_username(&state.store, &caller.id, &id, &request.username).await?;
+    Ok(Json(to_wire(user, false)))
+}

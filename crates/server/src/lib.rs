@@ -1,0 +1,17 @@
+//! Tandem: a self-hosted real-time collaboration server.
+//!
+//! The path of every change is one-directional (see DESIGN.md):
+//! request → [`auth`] → [`domain`] rule → [`store`] → (hub → socket, in later modules).
+//! [`server::Server`] wires the pieces together; [`http::router`] is the REST surface.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+pub use config::ServeConfig;
+pub use server::{Server, StartError};

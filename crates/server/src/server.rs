@@ -1,0 +1,148 @@
+//! Server lifecycle: start (store, auth, router, listener), run, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Authenticator;
+use crate::config::ServeConfig;
+use crate::http::{self, AppState};
+use crate::store::{Store, StoreError};
+use crate::telemetry;
+
+/// How often the Prometheus recorder's upkeep runs (drains histogram buffers).
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration asks for something this build cannot do.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The data store could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from the configuration.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A started server: the store is open and migrated and the socket is bound, so
+/// [`Server::local_addr`] is final (useful with port 0) before [`Server::run`] is called.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    /// Opens the store, loads or creates the token secret and binds `config.addr`.
+    pub async fn start(config: ServeConfig) -> Result<Self, StartError> {
+        if config.redis_url.is_some() {
+            return Err(StartError::Config(
+                "--redis-url (cluster mode) is not available in this build yet; run without it for a single node".into(),
+            ));
+        }
+        let store = Store::connect(&config.database_url).await?;
+        let auth = Authenticator::new(
+            store.clone(),
+            config.jwt_secret.as_deref(),
+            config.token_ttl,
+            config.dev_insecure_auth,
+        )
+        .await?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let state = AppState {
+            store,
+            auth: Arc::new(auth),
+            config: Arc::new(config),
+            metrics: telemetry::metrics_handle(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound TcpListener always has a local address; fall back to the configured one.
+        self.listener.local_addr().unwrap_or(self.state.config.addr)
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully: stops accepting, lets
+    /// in-flight requests finish, stops background tasks and closes the store, all within
+    /// `--shutdown-timeout` (whatever is still running then is abandoned).
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            listener,
+            state,
+            tasks,
+            shutdown,
+        } = self;
+        let grace = state.config.shutdown_timeout;
+        let store = state.store.clone();
+        tasks.spawn(metrics_upkeep(state.metrics.clone(), shutdown.clone()));
+        tracing::info!(addr = %listener.local_addr()?, engine = store.engine_name(), "tandem listening");
+
+        let app = http::router(state);
+        let stop = shutdown.clone();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            stop.cancel();
+        });
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = serve => result?,
+            () = deadline => tracing::warn!(?grace, "graceful shutdown timed out; abandoning open requests"),
+        }
+        tasks.close();
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Runs the recorder's upkeep until shutdown, so histograms do not grow without bound.
+async fn metrics_upkeep(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => handle.run_upkeep(),
+            () = shutdown.cancelled() => return,
+        }
+    }
+}

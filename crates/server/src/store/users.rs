@@ -1,0 +1,66 @@
+//! User rows.
+
+use super::{Store, StoreError, on_pool};
+
+/// A user as stored. `is_online` is not here on purpose: it is connection state, not data.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserRecord {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// Current username (unique ignoring case).
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Sign-up time, unix ms.
+    pub created_at: i64,
+    /// When the user's last connection closed, unix ms.
+    pub last_online: Option<i64>,
+}
+
+impl Store {
+    /// Inserts a new user. Fails with [`StoreError::Conflict`] if the id or the username
+    /// (ignoring case) is taken; nothing is written then.
+    pub async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("INSERT INTO users (id, username, name, created_at, last_online) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&user.id)
+                .bind(&user.username)
+                .bind(&user.name)
+                .bind(user.created_at)
+                .bind(user.last_online)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The user with this id, if any.
+    pub async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        const SQL: &str =
+            "SELECT id, username, name, created_at, last_online FROM users WHERE id = $1";
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, UserRecord>(SQL)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    /// Sets the username of `id` and returns the updated row, or `None` if there is no such
+    /// user. Fails with [`StoreError::Conflict`] if another user has it (ignoring case).
+    pub async fn set_username(
+        &self,
+        id: &str,
+        username: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        const SQL: &str = "UPDATE users SET username = $1 WHERE id = $2 \
+                           RETURNING id, username, name, created_at, last_online";
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, UserRecord>(SQL)
+                .bind(username)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+}

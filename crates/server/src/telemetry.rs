@@ -1,0 +1,52 @@
+//! Logs and metrics set-up.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Latency buckets (seconds) for every `*_seconds` histogram: 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Installs the global `tracing` subscriber: `RUST_LOG` filters (default `info`), `format`
+/// chooses human or JSON lines. Calling it twice keeps the first subscriber.
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _already_set = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// The process-wide Prometheus recorder, installed on first use. Every server in the process
+/// (several in tests) shares it. The caller must run [`PrometheusHandle::run_upkeep`]
+/// periodically, or histograms grow without bound.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .map(PrometheusBuilder::build_recorder);
+            match recorder {
+                Ok(recorder) => {
+                    let handle = recorder.handle();
+                    if metrics::set_global_recorder(recorder).is_err() {
+                        tracing::warn!(
+                            "another metrics recorder is installed; /metrics will be empty"
+                        );
+                    }
+                    handle
+                }
+                // Only reachable with an empty bucket list, which LATENCY_BUCKETS is not.
+                Err(e) => unreachable!("invalid histogram buckets: {e}"),
+            }
+        })
+        .clone()
+}
