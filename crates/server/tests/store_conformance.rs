@@ -1,0 +1,108 @@
+//! The store conformance suite: every `Store` method, run against SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Engine, TestDb};
+use tandem_server::store::{Store, StoreError, UserRecord};
+
+async fn open(engine: Engine) -> Option<(Store, TestDb)> {
+    let db = TestDb::new(engine).await?;
+    let store = Store::connect(&db.url)
+        .await
+        .expect("store opens and migrates");
+    Some((store, db))
+}
+
+fn user(id: &str, username: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        username: username.into(),
+        name: "N".into(),
+        created_at: 1_700_000_000_123,
+        last_online: None,
+    }
+}
+
+const ALICE: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+
+both_engines! {
+    async fn ping_answers(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        store.ping().await.expect("ping");
+    }
+
+    async fn migrations_are_idempotent(engine: Engine) {
+        let Some((store, db)) = open(engine).await else { return };
+        store.insert_user(&user(ALICE, "alice")).await.expect("insert");
+        store.close().await;
+        let reopened = Store::connect(&db.url).await.expect("reopen runs migrations again");
+        assert_eq!(reopened.user(ALICE).await.expect("read").map(|u| u.username), Some("alice".into()));
+    }
+
+    async fn user_round_trips(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        let alice = user(ALICE, "alice");
+        store.insert_user(&alice).await.expect("insert");
+        assert_eq!(store.user(ALICE).await.expect("read"), Some(alice));
+        assert_eq!(store.user(BOB).await.expect("read"), None);
+    }
+
+    async fn username_is_unique_ignoring_case(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        store.insert_user(&user(ALICE, "alice")).await.expect("insert");
+        let clash = store.insert_user(&user(BOB, "ALICE")).await;
+        assert!(matches!(clash, Err(StoreError::Conflict)), "{clash:?}");
+        assert_eq!(store.user(BOB).await.expect("read"), None, "failed insert leaves nothing");
+    }
+
+    async fn duplicate_id_conflicts(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        store.insert_user(&user(ALICE, "alice")).await.expect("insert");
+        let clash = store.insert_user(&user(ALICE, "other")).await;
+        assert!(matches!(clash, Err(StoreError::Conflict)), "{clash:?}");
+    }
+
+    async fn set_username_updates_and_detects_conflicts(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        store.insert_user(&user(ALICE, "alice")).await.expect("insert");
+        store.insert_user(&user(BOB, "bob")).await.expect("insert");
+        let renamed = store.set_username(ALICE, "Alice2").await.expect("rename").expect("exists");
+        assert_eq!(renamed.username, "Alice2");
+        assert_eq!(store.user(ALICE).await.expect("read").map(|u| u.username), Some("Alice2".into()));
+        // Same name in another case, for the same user: allowed.
+        assert!(store.set_username(ALICE, "alice2").await.expect("recase").is_some());
+        let clash = store.set_username(BOB, "ALICE2").await;
+        assert!(matches!(clash, Err(StoreError::Conflict)), "{clash:?}");
+        assert_eq!(store.user(BOB).await.expect("read").map(|u| u.username), Some("bob".into()), "unchanged");
+        assert_eq!(store.set_username("cccccccccccccccccccccccc", "carol").await.expect("no row"), None);
+    }
+
+    async fn setting_keeps_the_first_value(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        assert_eq!(store.setting_or_insert("k", "first").await.expect("insert"), "first");
+        assert_eq!(store.setting_or_insert("k", "second").await.expect("read"), "first");
+    }
+
+    async fn concurrent_setting_writers_agree(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        let writers = (0..16).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.setting_or_insert("race", &format!("v{i}")).await })
+        });
+        let mut values = Vec::new();
+        for writer in writers {
+            values.push(writer.await.expect("join").expect("write"));
+        }
+        values.dedup();
+        assert_eq!(values.len(), 1, "all writers see one value: {values:?}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_database_scheme_is_refused() {
+    let error = Store::connect("mysql://localhost/db")
+        .await
+        .expect_err("refused");
+    assert!(matches!(error, StoreError::InvalidUrl(_)), "{error:?}");
+}
