@@ -28,6 +28,14 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request's `Content-Type` is not `application/json`.
     UnsupportedMediaType,
+    /// `/ws` was requested without a WebSocket upgrade.
+    UpgradeRequired,
+    /// A WebSocket frame's `type` is not one the server knows.
+    UnknownType,
+    /// A WebSocket frame is JSON with a known `type` but a missing or mistyped field.
+    InvalidFrame,
+    /// Too many frames too fast; slow down (the connection closes with 1008 if it goes on).
+    RateLimited,
     /// The store is not reachable; retry later.
     Unavailable,
     /// Something failed inside the server; the message does not leak details.
@@ -48,6 +56,10 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UpgradeRequired => "upgrade_required",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidFrame => "invalid_frame",
+            Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -93,6 +105,10 @@ mod tests {
             ErrorCode::Conflict,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnsupportedMediaType,
+            ErrorCode::UpgradeRequired,
+            ErrorCode::UnknownType,
+            ErrorCode::InvalidFrame,
+            ErrorCode::RateLimited,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -81,6 +81,23 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_DEV_INSECURE_AUTH")]
     pub dev_insecure_auth: bool,
 
+    /// Largest accepted WebSocket message; a bigger one closes the connection with 1009.
+    #[arg(long, env = "TANDEM_MAX_FRAME_SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub max_frame_size: usize,
+
+    /// Frames a WebSocket connection may have waiting to be written. A client that falls
+    /// this far behind is disconnected (close 4008) and resumes, so it never slows others.
+    #[arg(long, env = "TANDEM_WS_QUEUE_CAPACITY", default_value_t = 1024)]
+    pub ws_queue_capacity: usize,
+
+    /// Sustained frames per second a client may send on one connection.
+    #[arg(long, env = "TANDEM_WS_RATE_LIMIT", default_value_t = 100)]
+    pub ws_rate_limit: u32,
+
+    /// Frames a client may send in a burst above the sustained rate.
+    #[arg(long, env = "TANDEM_WS_RATE_BURST", default_value_t = 200)]
+    pub ws_rate_burst: u32,
+
     /// Largest accepted REST request body.
     #[arg(long, env = "TANDEM_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body_size: usize,
@@ -164,6 +181,7 @@ mod tests {
         assert_eq!(config.heartbeat_interval, Duration::from_secs(30));
         assert_eq!(config.heartbeat_timeout, Duration::from_secs(10));
         assert_eq!(config.max_body_size, 1 << 20);
+        assert_eq!(config.max_frame_size, 64 << 10);
         assert!(!config.dev_insecure_auth);
         assert!(config.redis_url.is_none());
     }

@@ -1,7 +1,7 @@
 //! Tandem: a self-hosted real-time collaboration server.
 //!
 //! The path of every change is one-directional (see DESIGN.md):
-//! request → [`auth`] → [`domain`] rule → [`store`] → (hub → socket, in later modules).
+//! request → [`auth`] → [`domain`] rule → [`store`] → [`hub`] → [`ws`] socket.
 //! [`server::Server`] wires the pieces together; [`http::router`] is the REST surface.
 
 pub mod auth;
@@ -9,9 +9,11 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod hub;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod ws;
 
 pub use config::ServeConfig;
 pub use server::{Server, StartError};

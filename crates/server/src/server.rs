@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
 use crate::http::{self, AppState};
+use crate::hub::Hub;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
@@ -44,8 +45,6 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
-    tasks: TaskTracker,
-    shutdown: CancellationToken,
 }
 
 impl Server {
@@ -75,13 +74,11 @@ impl Server {
             auth: Arc::new(auth),
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
-        };
-        Ok(Self {
-            listener,
-            state,
+            hub: Hub::local(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-        })
+        };
+        Ok(Self { listener, state })
     }
 
     /// The address the server listens on.
@@ -90,19 +87,26 @@ impl Server {
         self.listener.local_addr().unwrap_or(self.state.config.addr)
     }
 
+    /// This server's hub, for embedders and tests that publish directly.
+    pub fn hub(&self) -> Hub {
+        self.state.hub.clone()
+    }
+
+    /// This server's store.
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
+    }
+
     /// Serves until `signal` completes, then shuts down gracefully: stops accepting, lets
     /// in-flight requests finish, stops background tasks and closes the store, all within
-    /// `--shutdown-timeout` (whatever is still running then is abandoned).
+    /// `--shutdown-timeout` (whatever is still running then is abandoned). WebSockets are closed
+    /// with 1001 so clients reconnect elsewhere.
     pub async fn run(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Self {
-            listener,
-            state,
-            tasks,
-            shutdown,
-        } = self;
+        let Self { listener, state } = self;
+        let (tasks, shutdown) = (state.tasks.clone(), state.shutdown.clone());
         let grace = state.config.shutdown_timeout;
         let store = state.store.clone();
         tasks.spawn(metrics_upkeep(state.metrics.clone(), shutdown.clone()));

@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
@@ -49,4 +50,49 @@ pub fn metrics_handle() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// WebSocket metrics, registered once so the hot path never looks a metric up by name.
+#[derive(Debug)]
+pub struct WsMetrics {
+    /// `ws_connections_active`: open connections on this node.
+    pub active: Gauge,
+    /// `ws_connects_total`: connections accepted (after authentication).
+    pub connects: Counter,
+    /// `ws_frames_in_total`: frames received from clients.
+    pub frames_in: Counter,
+    /// `ws_frames_out_total`: frames queued for clients (one per recipient).
+    pub frames_out: Counter,
+    /// `ws_queue_overflows_total`: connections closed because their outbound queue overflowed.
+    pub queue_overflows: Counter,
+    /// `ws_heartbeat_failures_total`: connections closed for showing no sign of life.
+    pub heartbeat_failures: Counter,
+    /// `ws_rate_limited_total`: frames refused by the per-connection rate limit.
+    pub rate_limited: Counter,
+    /// `ws_publish_fanout_seconds`: time to queue one publication on every local recipient.
+    pub fanout_seconds: Histogram,
+}
+
+/// The WebSocket metrics handles (registered on first use).
+pub fn ws() -> &'static WsMetrics {
+    static METRICS: OnceLock<WsMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        metrics_handle();
+        WsMetrics {
+            active: metrics::gauge!("ws_connections_active"),
+            connects: metrics::counter!("ws_connects_total"),
+            frames_in: metrics::counter!("ws_frames_in_total"),
+            frames_out: metrics::counter!("ws_frames_out_total"),
+            queue_overflows: metrics::counter!("ws_queue_overflows_total"),
+            heartbeat_failures: metrics::counter!("ws_heartbeat_failures_total"),
+            rate_limited: metrics::counter!("ws_rate_limited_total"),
+            fanout_seconds: metrics::histogram!("ws_publish_fanout_seconds"),
+        }
+    })
+}
+
+/// Counts a closed connection under `ws_disconnects_total{reason}`.
+pub fn ws_disconnected(reason: &'static str) {
+    metrics::counter!("ws_disconnects_total", "reason" => reason).increment(1);
+    ws().active.decrement(1.0);
 }

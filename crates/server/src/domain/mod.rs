@@ -5,6 +5,8 @@
 //! (REST handlers, WebSocket frame handlers) translate the error once, at their edge.
 
 mod error;
+pub mod presence;
+pub mod rooms;
 pub mod users;
 
 pub use error::DomainError;

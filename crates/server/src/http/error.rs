@@ -1,7 +1,8 @@
 //! `AppError`: the one mapping from any failure to an HTTP status and the JSON error body.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tandem_protocol::{ErrorBody, ErrorCode, ErrorDetail};
@@ -23,6 +24,12 @@ pub enum AppError {
     /// The JSON body could not be read (syntax, shape, content type, size).
     #[error(transparent)]
     Json(#[from] JsonRejection),
+    /// The query string could not be read.
+    #[error("invalid query string: {0}")]
+    Query(#[from] QueryRejection),
+    /// A plain HTTP request reached `/ws`.
+    #[error("this endpoint only accepts WebSocket upgrades: {0}")]
+    Upgrade(#[from] WebSocketUpgradeRejection),
     /// No route matches the path.
     #[error("no route for this path; the API lives under /api/v1")]
     RouteNotFound,
@@ -63,6 +70,8 @@ impl AppError {
                 };
                 (status_of(code), code)
             }
+            Self::Query(_) => (StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed),
+            Self::Upgrade(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::UpgradeRequired),
             Self::RouteNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Panic => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
@@ -85,7 +94,10 @@ impl AppError {
 /// The HTTP status for an error code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::InvalidJson | ErrorCode::ValidationFailed => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidJson | ErrorCode::ValidationFailed | ErrorCode::UnknownType | ErrorCode::InvalidFrame => {
+            StatusCode::BAD_REQUEST
+        }
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
@@ -94,6 +106,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

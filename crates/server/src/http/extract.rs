@@ -2,6 +2,7 @@
 //! a JSON body whose rejections are [`AppError`]s.
 
 use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -21,16 +22,29 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let credentials = match (header(AUTHORIZATION.as_str()), header("x-user-id")) {
-            (Some(value), _) => Credentials::Token(bearer_token(value).ok_or(
-                AuthError::Invalid("the Authorization header must be `Bearer <token>`".into()),
-            )?),
-            (None, Some(user_id)) => Credentials::DevUserId(user_id.trim()),
-            (None, None) => return Err(AuthError::Missing.into()),
-        };
+        let credentials = credentials(&parts.headers, None)?.ok_or(AuthError::Missing)?;
         Ok(Self(state.auth.authenticate(credentials).await?))
     }
+}
+
+/// The credentials a request presents, in order of precedence: `Authorization: Bearer`, a
+/// `token` query parameter (only WebSocket upgrades pass one), an `X-User-Id` header.
+/// `Ok(None)` when there are none; an `Authorization` header that is not a bearer token is an error.
+pub fn credentials<'a>(
+    headers: &'a HeaderMap,
+    query_token: Option<&'a str>,
+) -> Result<Option<Credentials<'a>>, AuthError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(value) = header(AUTHORIZATION.as_str()) {
+        let token = bearer_token(value).ok_or_else(|| {
+            AuthError::Invalid("the Authorization header must be `Bearer <token>`".into())
+        })?;
+        return Ok(Some(Credentials::Token(token)));
+    }
+    if let Some(token) = query_token {
+        return Ok(Some(Credentials::Token(token)));
+    }
+    Ok(header("x-user-id").map(|id| Credentials::DevUserId(id.trim())))
 }
 
 /// The token in an `Authorization: Bearer <token>` value (scheme matched case-insensitively).

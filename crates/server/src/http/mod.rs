@@ -16,15 +16,18 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::AppError;
-pub use extract::{AuthUser, JsonBody};
+pub use extract::{AuthUser, JsonBody, credentials};
 
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
+use crate::hub::Hub;
 use crate::store::Store;
 
 /// What every handler can reach. Cheap to clone.
@@ -38,6 +41,12 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Live connections, rooms and fan-out.
+    pub hub: Hub,
+    /// Tracks every connection and background task so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    /// Cancelled when the server starts shutting down (sockets close with 1001).
+    pub shutdown: CancellationToken,
 }
 
 /// The whole HTTP application: `/api/v1/...`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`,
@@ -49,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let app = api
         .merge(ops::router())
+        .merge(crate::ws::router())
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -64,8 +64,9 @@ async fn sign_up(
 /// The caller.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-async fn me(AuthUser(user): AuthUser) -> Json<User> {
-    Json(to_wire(user, false))
+async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Json<User> {
+    let is_online = state.hub.is_online(&user.id);
+    Json(to_wire(user, is_online))
 }
 
 /// Any user by id.
@@ -78,7 +79,8 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<User>, AppError> {
     let user = users::get(&state.store, &id).await?;
-    Ok(Json(to_wire(user, false)))
+    let is_online = state.hub.is_online(&user.id);
+    Ok(Json(to_wire(user, is_online)))
 }
 
 /// Change one's own username (trimmed; 3..=32 of letters, digits, `_ . -`; unique ignoring case).
@@ -99,5 +101,6 @@ async fn update_username(
     JsonBody(request): JsonBody<UpdateUsernameRequest>,
 ) -> Result<Json<User>, AppError> {
     let user = users::change_username(&state.store, &caller.id, &id, &request.username).await?;
-    Ok(Json(to_wire(user, false)))
+    let is_online = state.hub.is_online(&user.id);
+    Ok(Json(to_wire(user, is_online)))
 }

@@ -10,6 +10,7 @@
 
 mod connect;
 mod error;
+mod members;
 mod settings;
 mod users;
 

@@ -1,0 +1,178 @@
+//! WebSocket frames (API.md §4): JSON text frames, each an object with a `"type"`.
+//!
+//! Client frames may carry a `"ref"` (any JSON value); the server answers such a frame with an
+//! [`ServerFrame::Ack`] or an [`ServerFrame::Error`] carrying the same `ref`.
+//! Server event timestamps (`timestamp`) are unix milliseconds.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ErrorCode;
+
+/// Every frame type a client may send, keyed by `"type"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// First-frame authentication, for clients that cannot set headers or query parameters.
+    /// Only valid as the first frame of a connection that was not authenticated at upgrade.
+    Auth {
+        /// Bearer token.
+        token: String,
+    },
+    /// Start receiving a room that is joined while viewed (`draft:`, `canvas:`).
+    Subscribe {
+        /// Room name, e.g. `canvas:42`.
+        room: String,
+    },
+    /// Stop receiving a room joined with `subscribe`.
+    Unsubscribe {
+        /// Room name.
+        room: String,
+    },
+    /// Ask for the online users among the caller's collaborators (→ `online_users`).
+    ListUsers,
+    /// Application-level keep-alive; the server answers `pong`.
+    Ping,
+    /// Answer to the server's JSON `ping`; counts as a sign of life.
+    Pong,
+}
+
+impl ClientFrame {
+    /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
+    pub const TYPES: &'static [&'static str] = &["auth", "subscribe", "unsubscribe", "list_users", "ping", "pong"];
+}
+
+/// A client frame with its optional correlation `ref`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientMessage {
+    /// Correlation value echoed in the `ack`/`error` answer.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Value>,
+    /// The frame itself.
+    #[serde(flatten)]
+    pub frame: ClientFrame,
+}
+
+/// A user as listed in `online_users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlineUser {
+    /// User id.
+    pub id: String,
+    /// Current username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// Every frame type the server sends, keyed by `"type"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame of every connection.
+    Connected {
+        /// Who the connection is authenticated as.
+        user_id: String,
+        /// Unique per connection (per node).
+        connection_id: String,
+        /// How often the server pings; a client that wants to detect a dead server can expect
+        /// a `ping` at least this often.
+        heartbeat_interval_ms: u64,
+    },
+    /// Application-level heartbeat (sent with every WebSocket ping). Clients may answer `pong`.
+    Ping,
+    /// Answer to a client's `ping`.
+    Pong,
+    /// The frame carrying this `ref` was accepted.
+    Ack {
+        /// The client's `ref`.
+        #[serde(rename = "ref")]
+        reference: Value,
+    },
+    /// A frame was refused, or a connection-level problem occurred. The connection stays open
+    /// unless a close frame follows.
+    Error {
+        /// Machine-readable code.
+        code: ErrorCode,
+        /// Human-readable explanation.
+        message: String,
+        /// The `ref` of the refused frame, if it had one.
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// A collaborator came online (first connection) or went offline (last connection closed
+    /// or went stale). Sent once per collaborator, to collaborators only.
+    UserStatusChanged {
+        /// Whose status changed.
+        user_id: String,
+        /// The new status.
+        is_online: bool,
+        /// When the change happened, unix ms.
+        timestamp: i64,
+    },
+    /// Answer to `list_users`: the caller's collaborators who are online now.
+    OnlineUsers {
+        /// Online collaborators.
+        users: Vec<OnlineUser>,
+        /// When the list was taken, unix ms.
+        timestamp: i64,
+    },
+}
+
+/// WebSocket close codes the server uses.
+pub mod close_code {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down; reconnect (possibly to another node).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Protocol violation (e.g. binary frames).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Policy violation: the client kept flooding past its rate limit.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame was larger than the configured limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// No sign of life within the heartbeat timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
+    /// The client read too slowly and its outbound queue overflowed; reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// Authentication failed or did not happen in time; do not retry with the same token.
+    pub const UNAUTHORIZED: u16 = 4401;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn client_frames_parse_with_ref() {
+        let message: ClientMessage =
+            serde_json::from_value(json!({"type": "subscribe", "room": "canvas:1", "ref": 7})).unwrap();
+        assert_eq!(message.reference, Some(json!(7)));
+        assert_eq!(message.frame, ClientFrame::Subscribe { room: "canvas:1".into() });
+        let message: ClientMessage = serde_json::from_value(json!({"type": "list_users"})).unwrap();
+        assert_eq!(message.frame, ClientFrame::ListUsers);
+    }
+
+    #[test]
+    fn types_list_matches_the_enum() {
+        for kind in ClientFrame::TYPES {
+            let result = serde_json::from_value::<ClientFrame>(json!({"type": kind}));
+            // Either it parses, or it fails on a missing field, never on the type itself.
+            if let Err(e) = result {
+                assert!(e.to_string().contains("missing field"), "{kind}: {e}");
+            }
+        }
+        assert!(serde_json::from_value::<ClientFrame>(json!({"type": "nope"})).is_err());
+    }
+
+    #[test]
+    fn server_frames_have_the_seed_field_names() {
+        let frame = ServerFrame::UserStatusChanged { user_id: "u".into(), is_online: true, timestamp: 5 };
+        assert_eq!(
+            serde_json::to_value(frame).unwrap(),
+            json!({"type": "user_status_changed", "user_id": "u", "is_online": true, "timestamp": 5})
+        );
+        let error = ServerFrame::Error { code: ErrorCode::UnknownType, message: "m".into(), reference: None };
+        assert_eq!(serde_json::to_value(error).unwrap(), json!({"type": "error", "code": "unknown_type", "message": "m"}));
+    }
+}

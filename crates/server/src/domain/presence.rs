@@ -1,0 +1,53 @@
+//! Presence (seed 002): online means at least one live connection. Status changes reach the
+//! user's collaborators (users sharing a room membership) only, each once; the only write is
+//! `last_online`, when the last connection closes.
+
+use tandem_protocol::ws::ServerFrame;
+
+use super::DomainError;
+use crate::clock;
+use crate::hub::{self, Hub, Presence};
+use crate::store::{Store, UserRecord};
+
+/// Acts on a presence transition of `user_id`: writes `last_online` when the user went offline,
+/// then sends `user_status_changed` to each collaborator's `user:` room, unless a newer
+/// transition of the same user happened meanwhile (it announces itself). Failures are logged:
+/// presence is best effort and never fails the connection.
+pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Presence) {
+    let (is_online, generation) = match transition {
+        Presence::WentOnline { generation } => (true, generation),
+        Presence::WentOffline { generation } => (false, generation),
+        Presence::Unchanged => return,
+    };
+    let timestamp = clock::now_ms();
+    if !is_online && let Err(e) = store.set_last_online(user_id, timestamp).await {
+        tracing::warn!(error = %e, user_id, "could not record last_online");
+    }
+    let collaborators = match store.collaborators(user_id).await {
+        Ok(collaborators) => collaborators,
+        Err(e) => {
+            tracing::warn!(error = %e, user_id, "could not load collaborators; status change not announced");
+            Vec::new()
+        }
+    };
+    let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
+    hub.registry().announce(user_id, generation, || {
+        for collaborator in &collaborators {
+            hub.publish(&hub::user_room(&collaborator.id), frame.clone());
+        }
+    });
+}
+
+/// The caller's collaborators, optionally only those online now.
+pub async fn collaborators(
+    store: &Store,
+    hub: &Hub,
+    user_id: &str,
+    online_only: bool,
+) -> Result<Vec<UserRecord>, DomainError> {
+    let mut collaborators = store.collaborators(user_id).await?;
+    if online_only {
+        collaborators.retain(|user| hub.is_online(&user.id));
+    }
+    Ok(collaborators)
+}

@@ -1,0 +1,48 @@
+//! The seam between publishing and delivering.
+
+use super::{Frame, Registry};
+
+/// Carries publications and membership changes to every node's [`Registry`].
+///
+/// Methods never wait: an implementation that talks to the network (Redis) queues the work
+/// and returns. Delivery is at-most-once across nodes; durable events are recovered from the
+/// store by sequence number, never from the broker.
+pub trait Broker: Send + Sync + 'static {
+    /// Deliver `frame` to `room`'s subscribers on every node.
+    fn publish(&self, room: &str, frame: Frame);
+    /// Subscribe `user_id`'s connections on every node to `room`.
+    fn join_user(&self, user_id: &str, room: &str);
+    /// Unsubscribe `user_id`'s connections on every node from `room`.
+    fn leave_user(&self, user_id: &str, room: &str);
+}
+
+/// The single-node broker: everything goes straight into this process's registry.
+#[derive(Debug, Clone)]
+pub struct LocalBroker {
+    registry: Registry,
+}
+
+impl LocalBroker {
+    /// A broker delivering into `registry`.
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+}
+
+impl Broker for LocalBroker {
+    fn publish(&self, room: &str, frame: Frame) {
+        let started = std::time::Instant::now();
+        let recipients = self.registry.deliver(room, &frame);
+        let metrics = crate::telemetry::ws();
+        metrics.fanout_seconds.record(started.elapsed().as_secs_f64());
+        metrics.frames_out.increment(u64::try_from(recipients).unwrap_or(u64::MAX));
+    }
+
+    fn join_user(&self, user_id: &str, room: &str) {
+        self.registry.join_user(user_id, room);
+    }
+
+    fn leave_user(&self, user_id: &str, room: &str) {
+        self.registry.leave_user(user_id, room);
+    }
+}

@@ -1,0 +1,291 @@
+//! This node's connections: user → connections (presence) and room → connections (fan-out).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::shards::Shards;
+use super::{Connection, Frame};
+
+/// A user's presence transition caused by registering or unregistering a connection.
+/// `generation` orders transitions: an announcement is only made while it is still the user's
+/// latest transition, so a quick disconnect/reconnect can never end with co-members seeing
+/// the stale status last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// The user's first connection: announce `is_online: true`.
+    WentOnline {
+        /// Transition number to pass to [`Registry::announce`].
+        generation: u64,
+    },
+    /// The user's last connection closed: write `last_online`, announce `is_online: false`.
+    WentOffline {
+        /// Transition number to pass to [`Registry::announce`].
+        generation: u64,
+    },
+    /// The user had (or still has) other connections: nothing to announce.
+    Unchanged,
+}
+
+#[derive(Debug, Default)]
+struct UserEntry {
+    connections: Vec<Arc<Connection>>,
+    /// Latest presence transition (process-wide counter value).
+    generation: u64,
+    /// Bumped by every membership change, so a connection that subscribes to its rooms from a
+    /// store read can tell whether a change raced with the read.
+    membership_epoch: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    rooms: Shards<Vec<Arc<Connection>>>,
+    users: Shards<UserEntry>,
+    generations: AtomicU64,
+}
+
+/// Sharded registry of this node's connections. Cheap to clone.
+///
+/// Lock discipline: a user-shard guard may be held while room shards are locked (presence
+/// announcements fan out under it); a room-shard guard is never held while locking anything.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    fn next_generation(&self) -> u64 {
+        self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Adds a connection to its user. Returns `WentOnline` for the user's first connection.
+    pub fn register(&self, connection: &Arc<Connection>) -> Presence {
+        let mut users = self.inner.users.write(connection.user_id());
+        let entry = users.entry(connection.user_id().into()).or_default();
+        entry.connections.push(connection.clone());
+        if entry.connections.len() == 1 {
+            entry.generation = self.next_generation();
+            Presence::WentOnline { generation: entry.generation }
+        } else {
+            Presence::Unchanged
+        }
+    }
+
+    /// Removes a connection from its user and from every room it was in. Returns
+    /// `WentOffline` when it was the user's last connection on this node.
+    pub fn unregister(&self, connection: &Arc<Connection>) -> Presence {
+        for room in connection.take_rooms() {
+            self.remove_from_room(connection, &room);
+        }
+        let mut users = self.inner.users.write(connection.user_id());
+        let Some(entry) = users.get_mut(connection.user_id()) else {
+            return Presence::Unchanged;
+        };
+        let before = entry.connections.len();
+        entry.connections.retain(|c| c.id() != connection.id());
+        if before > 0 && entry.connections.is_empty() {
+            entry.generation = self.next_generation();
+            Presence::WentOffline { generation: entry.generation }
+        } else {
+            Presence::Unchanged
+        }
+    }
+
+    /// Runs `deliver` only if `generation` is still `user_id`'s latest presence transition, while
+    /// holding that user's shard so no newer transition can be announced in between. Afterwards
+    /// an offline user's entry is forgotten. Returns whether `deliver` ran.
+    pub fn announce(&self, user_id: &str, generation: u64, deliver: impl FnOnce()) -> bool {
+        let mut users = self.inner.users.write(user_id);
+        let Some(entry) = users.get(user_id) else { return false };
+        if entry.generation != generation {
+            return false;
+        }
+        deliver();
+        if entry.connections.is_empty() {
+            users.remove(user_id);
+        }
+        true
+    }
+
+    /// Whether `user_id` has at least one connection on this node.
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.inner.users.read(user_id).get(user_id).is_some_and(|entry| !entry.connections.is_empty())
+    }
+
+    /// The user's membership epoch (see [`Registry::join_user`]); 0 for unknown users.
+    pub fn membership_epoch(&self, user_id: &str) -> u64 {
+        self.inner.users.read(user_id).get(user_id).map_or(0, |entry| entry.membership_epoch)
+    }
+
+    /// Subscribes one connection to `room`. False if it already was.
+    pub fn subscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
+        if !connection.add_room(room) {
+            return false;
+        }
+        self.inner.rooms.write(room).entry(room.into()).or_default().push(connection.clone());
+        true
+    }
+
+    /// Unsubscribes one connection from `room`. False if it was not subscribed.
+    pub fn unsubscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
+        if !connection.remove_room(room) {
+            return false;
+        }
+        self.remove_from_room(connection, room);
+        true
+    }
+
+    fn remove_from_room(&self, connection: &Connection, room: &str) {
+        let mut rooms = self.inner.rooms.write(room);
+        if let Some(members) = rooms.get_mut(room) {
+            if let Some(index) = members.iter().position(|c| c.id() == connection.id()) {
+                members.swap_remove(index);
+            }
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// The user's connections on this node right now.
+    pub fn connections_of(&self, user_id: &str) -> Vec<Arc<Connection>> {
+        self.inner.users.read(user_id).get(user_id).map(|entry| entry.connections.clone()).unwrap_or_default()
+    }
+
+    /// Subscribes every connection of `user_id` on this node to `room` and bumps the user's
+    /// membership epoch.
+    pub fn join_user(&self, user_id: &str, room: &str) {
+        for connection in self.bump_epoch(user_id) {
+            self.subscribe(&connection, room);
+        }
+    }
+
+    /// Unsubscribes every connection of `user_id` on this node from `room` and bumps the
+    /// user's membership epoch.
+    pub fn leave_user(&self, user_id: &str, room: &str) {
+        for connection in self.bump_epoch(user_id) {
+            self.unsubscribe(&connection, room);
+        }
+    }
+
+    fn bump_epoch(&self, user_id: &str) -> Vec<Arc<Connection>> {
+        let mut users = self.inner.users.write(user_id);
+        match users.get_mut(user_id) {
+            Some(entry) => {
+                entry.membership_epoch += 1;
+                entry.connections.clone()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Queues `frame` on every connection subscribed to `room` on this node, without waiting
+    /// for any of them. Returns the number of recipients.
+    pub fn deliver(&self, room: &str, frame: &Frame) -> usize {
+        let rooms = self.inner.rooms.read(room);
+        let Some(members) = rooms.get(room) else { return 0 };
+        for connection in members {
+            connection.send(frame.clone());
+        }
+        members.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::CloseReason;
+    use std::collections::VecDeque;
+
+    fn connection(user: &str) -> Arc<Connection> {
+        Arc::new(Connection::new(user, 16))
+    }
+
+    async fn drain(connection: &Connection) -> Vec<String> {
+        if connection.queue().closing().is_some() {
+            return Vec::new();
+        }
+        let mut batch = VecDeque::new();
+        connection.send(Frame::from_static("end"));
+        connection.queue().next_batch(&mut batch).await;
+        batch.iter().map(|f| f.as_str().to_owned()).filter(|f| f != "end").collect()
+    }
+
+    #[test]
+    fn first_and_last_connection_change_presence() {
+        let registry = Registry::default();
+        let (a, b) = (connection("u"), connection("u"));
+        assert!(matches!(registry.register(&a), Presence::WentOnline { .. }));
+        assert_eq!(registry.register(&b), Presence::Unchanged);
+        assert!(registry.is_online("u"));
+        assert_eq!(registry.unregister(&a), Presence::Unchanged);
+        assert!(matches!(registry.unregister(&b), Presence::WentOffline { .. }));
+        assert!(!registry.is_online("u"));
+    }
+
+    #[test]
+    fn stale_announcements_are_skipped() {
+        let registry = Registry::default();
+        let a = connection("u");
+        let Presence::WentOnline { generation: online } = registry.register(&a) else { panic!() };
+        let Presence::WentOffline { generation: offline } = registry.unregister(&a) else { panic!() };
+        let b = connection("u");
+        let Presence::WentOnline { generation: again } = registry.register(&b) else { panic!() };
+        assert!(!registry.announce("u", online, || {}), "superseded");
+        assert!(!registry.announce("u", offline, || {}), "superseded");
+        assert!(registry.announce("u", again, || {}));
+        assert!(registry.is_online("u"), "entry kept while connected");
+    }
+
+    #[tokio::test]
+    async fn deliver_reaches_room_members_only() {
+        let registry = Registry::default();
+        let (a, b, c) = (connection("a"), connection("b"), connection("c"));
+        for conn in [&a, &b, &c] {
+            registry.register(conn);
+        }
+        registry.subscribe(&a, "thread:1");
+        registry.join_user("b", "thread:1");
+        assert_eq!(registry.deliver("thread:1", &Frame::from_static("x")), 2);
+        assert_eq!(drain(&a).await, ["x"]);
+        assert_eq!(drain(&b).await, ["x"]);
+        assert!(drain(&c).await.is_empty());
+        registry.leave_user("b", "thread:1");
+        assert_eq!(registry.deliver("thread:1", &Frame::from_static("y")), 1);
+        assert!(drain(&b).await.is_empty());
+        assert_eq!(registry.membership_epoch("b"), 2);
+    }
+
+    #[tokio::test]
+    async fn unregister_leaves_every_room() {
+        let registry = Registry::default();
+        let a = connection("a");
+        registry.register(&a);
+        registry.subscribe(&a, "r1");
+        registry.subscribe(&a, "r2");
+        registry.unregister(&a);
+        assert_eq!(registry.deliver("r1", &Frame::from_static("x")), 0);
+        assert_eq!(registry.deliver("r2", &Frame::from_static("x")), 0);
+    }
+
+    #[test]
+    fn overflowing_recipient_does_not_block_others() {
+        let registry = Registry::default();
+        let slow = Arc::new(Connection::new("slow", 2));
+        let fast = Arc::new(Connection::new("fast", 100));
+        for conn in [&slow, &fast] {
+            registry.register(conn);
+            registry.subscribe(conn, "room");
+        }
+        for _ in 0..10 {
+            registry.deliver("room", &Frame::from_static("x"));
+        }
+        assert_eq!(slow.queue().closing(), Some(CloseReason::SlowConsumer));
+        assert_eq!(fast.queue().closing(), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! Room membership: who belongs to which room, and who shares a room with whom.
+
+use super::{Store, StoreError, UserRecord, on_pool};
+
+impl Store {
+    /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
+    pub async fn add_member(&self, room: &str, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let result = sqlx::query(
+                "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (room, user_id) DO NOTHING",
+            )
+            .bind(room)
+            .bind(user_id)
+            .bind(joined_at)
+            .execute(pool)
+            .await?;
+            Ok(result.rows_affected() == 1)
+        })
+    }
+
+    /// Whether `user_id` is a member of `room`.
+    pub async fn is_member(&self, room: &str, user_id: &str) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2")
+                .bind(room)
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(found.is_some())
+        })
+    }
+
+    /// The rooms `user_id` belongs to whose name starts with `prefix` (e.g. `thread:`).
+    pub async fn rooms_of(&self, user_id: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_scalar(
+                "SELECT room FROM room_members WHERE user_id = $1 AND substr(room, 1, length($2)) = $2 ORDER BY room",
+            )
+            .bind(user_id)
+            .bind(prefix)
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+
+    /// Everyone who shares at least one room with `user_id` (not the user), each once.
+    pub async fn collaborators(&self, user_id: &str) -> Result<Vec<UserRecord>, StoreError> {
+        const SQL: &str = "SELECT u.id, u.username, u.name, u.created_at, u.last_online FROM users u \
+                           WHERE u.id <> $1 AND u.id IN ( \
+                               SELECT other.user_id FROM room_members mine \
+                               JOIN room_members other ON other.room = mine.room \
+                               WHERE mine.user_id = $1) \
+                           ORDER BY u.id";
+        on_pool!(self, |pool| { Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).fetch_all(pool).await?) })
+    }
+}

@@ -1,0 +1,32 @@
+//! Client frame handlers, one module per concern. Adding a frame type means a variant in
+//! `tandem_protocol::ws::ClientFrame`, a function in the module of its concern, and one arm here.
+
+mod keepalive;
+mod presence;
+mod rooms;
+
+use tandem_protocol::ws::{ClientFrame, ServerFrame};
+
+use super::session::Session;
+use crate::domain::DomainError;
+
+/// What a handler answers besides the `ack` for a `ref`.
+#[derive(Debug)]
+pub enum Reply {
+    /// Nothing but the ack.
+    Done,
+    /// A frame for this connection (e.g. `online_users`).
+    Frame(ServerFrame),
+}
+
+/// Routes one decoded frame to its handler.
+pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, DomainError> {
+    match frame {
+        ClientFrame::Subscribe { room } => rooms::subscribe(session, &room).await,
+        ClientFrame::Unsubscribe { room } => rooms::unsubscribe(session, &room),
+        ClientFrame::ListUsers => presence::list_users(session).await,
+        ClientFrame::Ping => Ok(keepalive::ping()),
+        ClientFrame::Pong => Ok(Reply::Done),
+        ClientFrame::Auth { .. } => Err(DomainError::Invalid("this connection is already authenticated".into())),
+    }
+}

@@ -1,0 +1,48 @@
+//! The WebSocket transport: `/ws`, one task per connection running a reader and a writer.
+//!
+//! * [`upgrade`] checks the Origin, authenticates (header, `?token=`, or first frame) and
+//!   applies the one set of tuned socket limits ([`tune`]).
+//! * [`session`] is a connection's life: register with the hub, subscribe to its rooms, run
+//!   reader and writer until either ends, unregister, announce presence.
+//! * [`reader`] decodes frames, applies the rate limit and dispatches to [`handlers`] (one
+//!   module per concern). [`writer`] owns the send half: it drains the bounded queue, flushes
+//!   once per batch and runs the heartbeat ([`liveness`]).
+
+mod handlers;
+pub mod liveness;
+pub mod rate_limit;
+mod reader;
+mod session;
+mod upgrade;
+mod writer;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::routing::get;
+
+use crate::http::AppState;
+
+/// tungstenite reads into a buffer of this size (its 128 KiB default costs ~134 KiB of RSS per
+/// idle connection and is zero-filled on every read; see STACK.md).
+pub const READ_BUFFER_SIZE: usize = 4 * 1024;
+/// Frames are collected up to this many bytes before a write syscall (a batch is flushed at
+/// its end regardless).
+pub const WRITE_BUFFER_SIZE: usize = 8 * 1024;
+/// Hard cap on tungstenite's write buffer; our own queue bounds the backlog long before this.
+pub const MAX_WRITE_BUFFER_SIZE: usize = 1024 * 1024;
+
+/// The `/ws` route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade::upgrade))
+}
+
+/// Applies Tandem's socket limits to an upgrade: small read buffer, bounded write buffer,
+/// message and frame size capped at `max_message_size`.
+pub fn tune(upgrade: WebSocketUpgrade, max_message_size: usize) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(READ_BUFFER_SIZE)
+        .write_buffer_size(WRITE_BUFFER_SIZE)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_SIZE.max(max_message_size * 2))
+        .max_message_size(max_message_size)
+        .max_frame_size(max_message_size)
+}

@@ -1,0 +1,117 @@
+//! The reader: decodes client frames, applies the rate limit, dispatches, answers `ref`s.
+
+use axum::extract::ws::Message;
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+use tandem_protocol::ErrorCode;
+use tandem_protocol::ws::{ClientFrame, ClientMessage, ServerFrame};
+
+use super::handlers::{self, Reply};
+use super::rate_limit::{RateGuard, Verdict};
+use super::session::Session;
+use crate::hub::{CloseReason, encode};
+
+/// Reads until the client closes, the stream fails, or the client breaks a hard rule
+/// (oversized frame, persistent flooding). Returns why it stopped.
+pub async fn run<S>(mut stream: S, session: &Session) -> CloseReason
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let config = &session.state.config;
+    let mut rate = RateGuard::new(config.ws_rate_limit, config.ws_rate_burst);
+    let metrics = crate::telemetry::ws();
+    loop {
+        let message = match stream.next().await {
+            None => return CloseReason::Clean,
+            Some(Err(error)) => return classify(error),
+            Some(Ok(message)) => message,
+        };
+        session.connection.touch();
+        metrics.frames_in.increment(1);
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                reply_error(session, ErrorCode::InvalidFrame, "frames are JSON text; binary frames are not supported", None);
+                continue;
+            }
+            Message::Close(_) => return CloseReason::Clean,
+            // Pings are answered by tungstenite; pongs only count as a sign of life.
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        match rate.check() {
+            Verdict::Allow => handle_text(session, &text).await,
+            Verdict::Refuse => {
+                metrics.rate_limited.increment(1);
+                reply_error(session, ErrorCode::RateLimited, "too many frames; slow down", None);
+            }
+            Verdict::Disconnect => return CloseReason::RateLimited,
+        }
+    }
+}
+
+/// Tells an oversized message from a broken stream.
+fn classify(error: axum::Error) -> CloseReason {
+    match error.into_inner().downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
+        Some(tungstenite::Error::Protocol(_)) => CloseReason::ProtocolError,
+        _ => CloseReason::Clean,
+    }
+}
+
+async fn handle_text(session: &Session, text: &str) {
+    let message = match decode(text) {
+        Ok(message) => message,
+        Err((code, message, reference)) => return reply_error(session, code, &message, reference),
+    };
+    match handlers::dispatch(session, message.frame).await {
+        Ok(reply) => {
+            if let Reply::Frame(frame) = reply {
+                session.connection.send(encode(&frame));
+            }
+            if let Some(reference) = message.reference {
+                session.connection.send(encode(&ServerFrame::Ack { reference }));
+            }
+        }
+        Err(error) => reply_error(session, error.code(), &error.to_string(), message.reference),
+    }
+}
+
+fn reply_error(session: &Session, code: ErrorCode, message: &str, reference: Option<Value>) {
+    session.connection.send(encode(&ServerFrame::Error { code, message: message.to_owned(), reference }));
+}
+
+/// Parses one text frame, telling apart malformed JSON, an unknown `type` and a bad field.
+pub fn decode(text: &str) -> Result<ClientMessage, (ErrorCode, String, Option<Value>)> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| (ErrorCode::InvalidJson, format!("frame is not valid JSON: {e}"), None))?;
+    let Some(object) = value.as_object() else {
+        return Err((ErrorCode::InvalidFrame, "a frame is a JSON object with a \"type\"".into(), None));
+    };
+    let reference = object.get("ref").cloned();
+    let Some(kind) = object.get("type").and_then(Value::as_str) else {
+        return Err((ErrorCode::InvalidFrame, "the frame has no string \"type\"".into(), reference));
+    };
+    if !ClientFrame::TYPES.contains(&kind) {
+        return Err((ErrorCode::UnknownType, format!("unknown frame type `{kind}`"), reference));
+    }
+    let kind = kind.to_owned();
+    serde_json::from_value(value).map_err(|e| (ErrorCode::InvalidFrame, format!("invalid `{kind}` frame: {e}"), reference))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_tells_errors_apart() {
+        assert_eq!(decode("{nope").unwrap_err().0, ErrorCode::InvalidJson);
+        assert_eq!(decode("[1]").unwrap_err().0, ErrorCode::InvalidFrame);
+        assert_eq!(decode(r#"{"ref":1}"#).unwrap_err().0, ErrorCode::InvalidFrame);
+        let (code, _, reference) = decode(r#"{"type":"dance","ref":"r1"}"#).unwrap_err();
+        assert_eq!((code, reference), (ErrorCode::UnknownType, Some(Value::from("r1"))));
+        let (code, message, _) = decode(r#"{"type":"subscribe"}"#).unwrap_err();
+        assert_eq!(code, ErrorCode::InvalidFrame);
+        assert!(message.contains("room"), "{message}");
+        assert_eq!(decode(r#"{"type":"list_users"}"#).unwrap().frame, ClientFrame::ListUsers);
+    }
+}

@@ -1,0 +1,55 @@
+//! `GET /ws`: Origin check, authentication, tuned upgrade.
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::ORIGIN;
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::domain::DomainError;
+use crate::http::{AppError, AppState, credentials};
+
+/// Query parameters of `/ws`.
+#[derive(Debug, Default, Deserialize)]
+pub struct WsQuery {
+    /// Bearer token, for browsers (which cannot set headers on a WebSocket).
+    token: Option<String>,
+}
+
+/// Refuses foreign browser origins (403) and bad credentials (401) before upgrading; without
+/// credentials the connection must authenticate with its first frame.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<WsQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, AppError> {
+    check_origin(&state.config.allowed_origins, &headers)?;
+    let upgrade = upgrade?;
+    let user = match credentials(&headers, query.token.as_deref())? {
+        Some(credentials) => Some(state.auth.authenticate(credentials).await?),
+        None => None,
+    };
+    let tasks = state.tasks.clone();
+    let max_message_size = state.config.max_frame_size;
+    Ok(super::tune(upgrade, max_message_size)
+        .on_upgrade(move |socket| tasks.track_future(super::session::run(socket, user, state))))
+}
+
+/// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match
+/// one of them exactly (ignoring ASCII case). Requests without `Origin` are not from browsers
+/// and pass.
+fn check_origin(allowed: &[String], headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(format!("origin `{origin}` is not allowed to open WebSockets")).into())
+    }
+}
