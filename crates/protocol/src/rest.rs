@@ -60,3 +60,10 @@ pub struct HealthStatus {
     /// `"ok"` for a live process, `"ready"` when the store answers.
     pub status: String,
 }
+
+/// `GET /api/v1/users`: the caller's collaborators (users sharing a room membership).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserList {
+    /// Collaborators, ordered by id.
+    pub users: Vec<User>,
+}

@@ -78,6 +78,36 @@ both_engines! {
         assert_eq!(store.set_username("cccccccccccccccccccccccc", "carol").await.expect("no row"), None);
     }
 
+    async fn membership_and_collaborators(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        let carol = "cccccccccccccccccccccccc";
+        for (id, name) in [(ALICE, "alice"), (BOB, "bob"), (carol, "carol")] {
+            store.insert_user(&user(id, name)).await.expect("insert");
+        }
+        assert!(store.add_member("thread:1", ALICE, 1).await.expect("add"));
+        assert!(!store.add_member("thread:1", ALICE, 2).await.expect("again"), "idempotent");
+        store.add_member("thread:1", BOB, 1).await.expect("add");
+        store.add_member("canvas:9", ALICE, 1).await.expect("add");
+        store.add_member("canvas:9", BOB, 1).await.expect("add");
+        store.add_member("draft:3", carol, 1).await.expect("add");
+        assert!(store.is_member("thread:1", BOB).await.expect("read"));
+        assert!(!store.is_member("thread:1", carol).await.expect("read"));
+        assert_eq!(store.rooms_of(ALICE, "thread:").await.expect("read"), ["thread:1"]);
+        assert!(store.rooms_of(carol, "thread:").await.expect("read").is_empty());
+        let ids = |users: Vec<UserRecord>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.collaborators(ALICE).await.expect("read")), [BOB], "once, despite two shared rooms");
+        assert!(store.collaborators(carol).await.expect("read").is_empty());
+        let stranger = store.add_member("thread:1", "dddddddddddddddddddddddd", 1).await;
+        assert!(stranger.is_err(), "members must be users");
+    }
+
+    async fn last_online_is_recorded(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        store.insert_user(&user(ALICE, "alice")).await.expect("insert");
+        store.set_last_online(ALICE, 1_800_000_000_000).await.expect("write");
+        assert_eq!(store.user(ALICE).await.expect("read").and_then(|u| u.last_online), Some(1_800_000_000_000));
+    }
+
     async fn setting_keeps_the_first_value(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         assert_eq!(store.setting_or_insert("k", "first").await.expect("insert"), "first");

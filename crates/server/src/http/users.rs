@@ -1,22 +1,24 @@
 //! `/api/v1/users`: sign-up, reading users, changing one's username.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use tandem_protocol::ErrorBody;
-use tandem_protocol::rest::{SignUpRequest, SignUpResponse, UpdateUsernameRequest, User};
+use tandem_protocol::rest::{SignUpRequest, SignUpResponse, UpdateUsernameRequest, User, UserList};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{AppError, AppState, AuthUser, JsonBody};
 use crate::clock;
-use crate::domain::users;
+use crate::domain::{presence, users};
 use crate::store::UserRecord;
 
 /// Routes of this area, relative to `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(sign_up))
+        .routes(routes!(sign_up, list_collaborators))
         .routes(routes!(me))
         .routes(routes!(get_user))
         .routes(routes!(update_username))
@@ -103,4 +105,34 @@ async fn update_username(
     let user = users::change_username(&state.store, &caller.id, &id, &request.username).await?;
     let is_online = state.hub.is_online(&user.id);
     Ok(Json(to_wire(user, is_online)))
+}
+
+/// Query of `GET /users`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+struct CollaboratorQuery {
+    /// Only collaborators with a live connection.
+    #[serde(default)]
+    online: bool,
+}
+
+/// The caller's collaborators (users sharing a thread, draft or canvas), optionally only the
+/// online ones.
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+    params(CollaboratorQuery),
+    responses((status = 200, body = UserList), (status = 401, body = ErrorBody)))]
+async fn list_collaborators(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    query: Result<Query<CollaboratorQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<UserList>, AppError> {
+    let Query(query) = query?;
+    let users = presence::collaborators(&state.store, &state.hub, &caller.id, query.online).await?;
+    let users = users
+        .into_iter()
+        .map(|user| {
+            let is_online = state.hub.is_online(&user.id);
+            to_wire(user, is_online)
+        })
+        .collect();
+    Ok(Json(UserList { users }))
 }

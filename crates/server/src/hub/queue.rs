@@ -75,11 +75,17 @@ pub struct OutboundQueue {
 impl OutboundQueue {
     /// An empty queue holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Self {
-        Self { state: Mutex::default(), notify: Notify::new(), capacity: capacity.max(1) }
+        Self {
+            state: Mutex::default(),
+            notify: Notify::new(),
+            capacity: capacity.max(1),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Appends `frame` without waiting. On overflow the backlog is freed and the queue starts
@@ -104,7 +110,8 @@ impl OutboundQueue {
     }
 
     /// Starts closing with `reason` unless already closing (the first reason wins). Frames
-    /// still queued are dropped.
+    /// already queued stay, so the writer can still deliver them (e.g. the error that explains
+    /// the close); nothing new is accepted.
     pub fn close(&self, reason: CloseReason) {
         {
             let mut state = self.lock();
@@ -112,7 +119,6 @@ impl OutboundQueue {
                 return;
             }
             state.closing = Some(reason);
-            state.frames = VecDeque::new();
         }
         self.notify.notify_one();
     }
@@ -123,18 +129,16 @@ impl OutboundQueue {
     }
 
     /// Waits until there are frames or the queue is closing. Moves every queued frame into
-    /// `batch` (which the caller passes in empty) and returns the close reason, if any.
+    /// `batch` (which the caller passes in empty) and returns the close reason, if any; when
+    /// closing, `batch` holds the frames that were queued before the close.
     /// Only one task (the connection's writer) may wait at a time.
     pub async fn next_batch(&self, batch: &mut VecDeque<Frame>) -> Option<CloseReason> {
         loop {
             {
                 let mut state = self.lock();
-                if let Some(reason) = state.closing {
-                    return Some(reason);
-                }
-                if !state.frames.is_empty() {
+                if state.closing.is_some() || !state.frames.is_empty() {
                     std::mem::swap(&mut state.frames, batch);
-                    return None;
+                    return state.closing;
                 }
             }
             // `notify_one` stores a permit when nobody waits, so a push between the check
@@ -145,12 +149,12 @@ impl OutboundQueue {
 }
 
 impl OutboundQueue {
-    /// Completes when the queue starts closing (overflow, `close`). The writer races this
-    /// against a stalled socket write so an overflow disconnects at once.
-    pub async fn closed(&self) -> CloseReason {
+    /// Completes when the queue has overflowed. The writer races this against a stalled socket
+    /// write so a slow consumer is disconnected at once rather than after the write timeout.
+    pub async fn overflowed(&self) {
         loop {
-            if let Some(reason) = self.closing() {
-                return reason;
+            if self.closing() == Some(CloseReason::SlowConsumer) {
+                return;
             }
             // Pushes also notify; each wakes this loop once to re-check, which is cheap.
             self.notify.notified().await;
@@ -173,7 +177,10 @@ mod tests {
         assert_eq!(queue.push(frame("b")), Push::Queued);
         let mut batch = VecDeque::new();
         assert_eq!(queue.next_batch(&mut batch).await, None);
-        assert_eq!(batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
     }
 
     #[tokio::test]
@@ -184,8 +191,28 @@ mod tests {
         assert_eq!(queue.push(frame("c")), Push::Overflowed);
         assert_eq!(queue.push(frame("d")), Push::Closed);
         let mut batch = VecDeque::new();
-        assert_eq!(queue.next_batch(&mut batch).await, Some(CloseReason::SlowConsumer));
+        assert_eq!(
+            queue.next_batch(&mut batch).await,
+            Some(CloseReason::SlowConsumer)
+        );
         assert!(batch.is_empty(), "backlog freed");
+    }
+
+    #[tokio::test]
+    async fn close_keeps_what_was_queued_and_refuses_more() {
+        let queue = OutboundQueue::new(4);
+        queue.push(frame("last words"));
+        queue.close(CloseReason::RateLimited);
+        assert_eq!(queue.push(frame("late")), Push::Closed);
+        let mut batch = VecDeque::new();
+        assert_eq!(
+            queue.next_batch(&mut batch).await,
+            Some(CloseReason::RateLimited)
+        );
+        assert_eq!(
+            batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            ["last words"]
+        );
     }
 
     #[tokio::test]

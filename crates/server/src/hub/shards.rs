@@ -8,22 +8,28 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// empty hub costs a few KiB.
 const SHARDS: usize = 64;
 
+/// One shard: a map from key to value under its own lock.
+type Shard<V> = RwLock<HashMap<Box<str>, V>>;
+
 /// `HashMap<String, V>` split over [`SHARDS`] `RwLock`s by key hash. Readers of one shard run
 /// in parallel (publishing only reads); writers lock one shard. Guards must never be held
 /// across `.await` (they are `std` locks) and a caller never holds two guards at once.
 pub struct Shards<V> {
-    shards: Box<[RwLock<HashMap<Box<str>, V>>]>,
+    shards: Box<[Shard<V>]>,
     hasher: RandomState,
 }
 
 impl<V> Default for Shards<V> {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| RwLock::default()).collect(), hasher: RandomState::new() }
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            hasher: RandomState::new(),
+        }
     }
 }
 
 impl<V> Shards<V> {
-    fn shard(&self, key: &str) -> &RwLock<HashMap<Box<str>, V>> {
+    fn shard(&self, key: &str) -> &Shard<V> {
         // The modulo keeps the index in range; SHARDS is a constant power of two.
         let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         &self.shards[index]
@@ -32,11 +38,15 @@ impl<V> Shards<V> {
     /// Read access to the shard holding `key`. A poisoned lock (a panic while writing) is
     /// recovered: the maps stay structurally valid under panics in our code paths.
     pub fn read(&self, key: &str) -> RwLockReadGuard<'_, HashMap<Box<str>, V>> {
-        self.shard(key).read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shard(key)
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Write access to the shard holding `key`.
     pub fn write(&self, key: &str) -> RwLockWriteGuard<'_, HashMap<Box<str>, V>> {
-        self.shard(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shard(key)
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -4,7 +4,12 @@ use super::{Store, StoreError, UserRecord, on_pool};
 
 impl Store {
     /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
-    pub async fn add_member(&self, room: &str, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
+    pub async fn add_member(
+        &self,
+        room: &str,
+        user_id: &str,
+        joined_at: i64,
+    ) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
             let result = sqlx::query(
                 "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
@@ -21,13 +26,14 @@ impl Store {
 
     /// Whether `user_id` is a member of `room`.
     pub async fn is_member(&self, room: &str, user_id: &str) -> Result<bool, StoreError> {
+        const SQL: &str =
+            "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
         on_pool!(self, |pool| {
-            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2")
+            Ok(sqlx::query_scalar::<_, bool>(SQL)
                 .bind(room)
                 .bind(user_id)
-                .fetch_optional(pool)
-                .await?;
-            Ok(found.is_some())
+                .fetch_one(pool)
+                .await?)
         })
     }
 
@@ -52,6 +58,11 @@ impl Store {
                                JOIN room_members other ON other.room = mine.room \
                                WHERE mine.user_id = $1) \
                            ORDER BY u.id";
-        on_pool!(self, |pool| { Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).fetch_all(pool).await?) })
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, UserRecord>(SQL)
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?)
+        })
     }
 }

@@ -67,7 +67,11 @@ impl Store {
     /// Records that `id`'s last connection closed at `at` (unix ms). The only presence write.
     pub async fn set_last_online(&self, id: &str, at: i64) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            sqlx::query("UPDATE users SET last_online = $1 WHERE id = $2").bind(at).bind(id).execute(pool).await?;
+            sqlx::query("UPDATE users SET last_online = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }

@@ -11,8 +11,8 @@ use tandem_protocol::ErrorCode;
 use tandem_protocol::ws::{ClientFrame, ServerFrame, close_code};
 use tokio::time::timeout;
 
-use super::writer::{self, WriterSettings};
 use super::reader;
+use super::writer::{self, WriterSettings};
 use crate::auth::Credentials;
 use crate::domain::{presence, rooms};
 use crate::http::AppState;
@@ -40,8 +40,15 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
         None => match first_frame_auth(&mut stream, &state).await {
             Ok(user) => user,
             Err(message) => {
-                let error = ServerFrame::Error { code: ErrorCode::Unauthorized, message, reference: None };
-                let close = CloseFrame { code: close_code::UNAUTHORIZED, reason: Utf8Bytes::from_static("unauthorized") };
+                let error = ServerFrame::Error {
+                    code: ErrorCode::Unauthorized,
+                    message,
+                    reference: None,
+                };
+                let close = CloseFrame {
+                    code: close_code::UNAUTHORIZED,
+                    reason: Utf8Bytes::from_static("unauthorized"),
+                };
                 let _ = timeout(WRITER_GRACE, async {
                     let _ = sink.send(Message::Text(encode(&error))).await;
                     let _ = sink.send(Message::Close(Some(close))).await;
@@ -56,7 +63,8 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
     connection.send(encode(&ServerFrame::Connected {
         user_id: user.id.clone(),
         connection_id: connection.id().to_string(),
-        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
+        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis())
+            .unwrap_or(u64::MAX),
     }));
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
     let _entered = span.enter();
@@ -69,10 +77,15 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
     join_rooms(&state, &connection).await;
     if came_online != Presence::Unchanged {
         let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user.id.clone());
-        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
+        state
+            .tasks
+            .spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
     }
 
-    let session = Session { connection: connection.clone(), state: state.clone() };
+    let session = Session {
+        connection: connection.clone(),
+        state: state.clone(),
+    };
     let settings = WriterSettings {
         heartbeat_interval: state.config.heartbeat_interval,
         heartbeat_timeout: state.config.heartbeat_timeout,
@@ -112,13 +125,19 @@ where
     let text = match timeout(FIRST_FRAME_AUTH_TIMEOUT, first).await {
         Ok(Some(text)) => text,
         Ok(None) => return Err("connection closed before authenticating".into()),
-        Err(_) => return Err("no auth frame within 5 s; send {\"type\":\"auth\",\"token\":...} first".into()),
+        Err(_) => {
+            return Err(
+                "no auth frame within 5 s; send {\"type\":\"auth\",\"token\":...} first".into(),
+            );
+        }
     };
     match reader::decode(&text) {
         Ok(message) => match message.frame {
-            ClientFrame::Auth { token } => {
-                state.auth.authenticate(Credentials::Token(&token)).await.map_err(|e| e.to_string())
-            }
+            ClientFrame::Auth { token } => state
+                .auth
+                .authenticate(Credentials::Token(&token))
+                .await
+                .map_err(|e| e.to_string()),
             _ => Err("the first frame must be {\"type\":\"auth\",\"token\":...}".into()),
         },
         Err((_, message, _)) => Err(message),
@@ -145,7 +164,9 @@ async fn join_rooms(state: &AppState, connection: &Arc<Connection>) {
                     registry.subscribe(connection, room);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not load the user's rooms; connection joins only its user room"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not load the user's rooms; connection joins only its user room")
+            }
         }
         if registry.membership_epoch(user_id) == epoch {
             break;

@@ -42,14 +42,22 @@ pub async fn upgrade(
 /// one of them exactly (ignoring ASCII case). Requests without `Origin` are not from browsers
 /// and pass.
 fn check_origin(allowed: &[String], headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
     if allowed.is_empty() {
         return Ok(());
     }
     let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+    if allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
         Ok(())
     } else {
-        Err(DomainError::Forbidden(format!("origin `{origin}` is not allowed to open WebSockets")).into())
+        Err(DomainError::Forbidden(format!(
+            "origin `{origin}` is not allowed to open WebSockets"
+        ))
+        .into())
     }
 }

@@ -33,11 +33,20 @@ pub struct WriterSettings {
 /// Writes queued frames (a whole batch, then one flush), pings on schedule, and closes the
 /// socket with the right code when the queue closes, the peer goes stale, a write stalls or the
 /// server shuts down. Returns why it stopped.
-pub async fn run<S>(mut sink: S, connection: &Connection, settings: WriterSettings, shutdown: &CancellationToken) -> CloseReason
+pub async fn run<S>(
+    mut sink: S,
+    connection: &Connection,
+    settings: WriterSettings,
+    shutdown: &CancellationToken,
+) -> CloseReason
 where
     S: Sink<Message> + Unpin,
 {
-    let mut liveness = Liveness::new(Instant::now(), settings.heartbeat_interval, settings.heartbeat_timeout);
+    let mut liveness = Liveness::new(
+        Instant::now(),
+        settings.heartbeat_interval,
+        settings.heartbeat_timeout,
+    );
     let mut batch: VecDeque<Frame> = VecDeque::new();
     let reason = loop {
         tokio::select! {
@@ -60,6 +69,12 @@ where
             }
             closing = connection.queue().next_batch(&mut batch) => {
                 if let Some(reason) = closing {
+                    // Deliver what was queued before the close (not to a peer that stopped
+                    // reading: an overflowed queue is already empty).
+                    if !batch.is_empty() && reason != CloseReason::Stale {
+                        let frames = batch.drain(..).map(Message::Text);
+                        let _ = write_all(&mut sink, frames, connection, CLOSE_GRACE).await;
+                    }
                     break reason;
                 }
                 let frames = batch.drain(..).map(Message::Text);
@@ -75,7 +90,7 @@ where
 }
 
 /// Feeds every message, then flushes once. Gives up when the write takes longer than `limit`
-/// or the connection's queue starts closing meanwhile (it overflowed behind the stalled write).
+/// or the connection's queue overflows meanwhile (behind the stalled write).
 async fn write_all<S>(
     sink: &mut S,
     messages: impl IntoIterator<Item = Message>,
@@ -101,7 +116,7 @@ where
                 Err(CloseReason::SlowConsumer)
             }
         },
-        reason = connection.queue().closed() => Err(reason),
+        () = connection.queue().overflowed() => Err(CloseReason::SlowConsumer),
     }
 }
 
@@ -114,7 +129,10 @@ where
         // The client closed (its close was already answered) or the stream broke.
         CloseReason::Clean => None,
         CloseReason::Stale => Some((close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout")),
-        CloseReason::SlowConsumer => Some((close_code::SLOW_CONSUMER, "slow consumer: reconnect and resume")),
+        CloseReason::SlowConsumer => Some((
+            close_code::SLOW_CONSUMER,
+            "slow consumer: reconnect and resume",
+        )),
         CloseReason::RateLimited => Some((close_code::POLICY_VIOLATION, "rate limit exceeded")),
         CloseReason::TooBig => Some((close_code::MESSAGE_TOO_BIG, "message too big")),
         CloseReason::ProtocolError => Some((close_code::PROTOCOL_ERROR, "protocol error")),
@@ -126,7 +144,12 @@ where
     };
     let _ = timeout(grace, async {
         if let Some((code, text)) = frame {
-            let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(text) }))).await;
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(text),
+                })))
+                .await;
         }
         let _ = sink.close().await;
     })

@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tandem_server::hub::Hub;
+use tandem_server::store::Store;
 use tandem_server::{ServeConfig, Server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -100,6 +102,8 @@ fn rand_u64() -> u64 {
 /// A running server on 127.0.0.1 with a random port and its own database.
 pub struct TestServer {
     pub base: String,
+    pub hub: Hub,
+    pub store: Store,
     pub http: reqwest::Client,
     pub db_url: String,
     stop: CancellationToken,
@@ -140,11 +144,14 @@ impl TestServer {
         configure(&mut config);
         let server = Server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.local_addr());
+        let (hub, store) = (server.hub(), server.store());
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         let task = tokio::spawn(server.run(signal));
         Self {
             base,
+            hub,
+            store,
             http: reqwest::Client::new(),
             db_url: db_url.to_owned(),
             stop,
@@ -219,6 +226,175 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+impl TestServer {
+    /// `ws://host:port/ws` + `suffix`.
+    pub fn ws_url(&self, suffix: &str) -> String {
+        format!("{}/ws{suffix}", self.base.replacen("http://", "ws://", 1))
+    }
+
+    /// Opens a WebSocket authenticated with `?token=` and consumes its `connected` frame.
+    pub async fn connect(&self, token: &str) -> WsClient {
+        let mut client = WsClient::open(&self.ws_url(&format!("?token={token}")))
+            .await
+            .expect("upgrade");
+        client.expect("connected").await;
+        client
+    }
+
+    /// Makes `user_ids` members of `room` directly in the store (domains do this through
+    /// their APIs; the real-time core's tests only need the membership).
+    pub async fn add_members(&self, room: &str, user_ids: &[&str]) {
+        for user_id in user_ids {
+            self.store
+                .add_member(room, user_id, 0)
+                .await
+                .expect("add member");
+        }
+    }
+}
+
+/// How long a test waits for an expected frame before failing.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A test WebSocket client speaking JSON frames.
+pub struct WsClient {
+    pub socket: Socket,
+}
+
+/// What a client observed when the server ended the connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// A close frame with this code.
+    Closed(u16),
+    /// The stream ended without a close frame.
+    Dropped,
+}
+
+impl WsClient {
+    /// Performs the upgrade handshake (no frame is read).
+    pub async fn open(url: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Self { socket })
+    }
+
+    /// Performs the upgrade with extra headers.
+    pub async fn open_with(
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .expect("header name"),
+                value.parse().expect("header value"),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Self { socket })
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .await
+            .expect("send");
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .expect("send");
+    }
+
+    /// The next JSON frame other than the server's heartbeat `ping`, within [`WAIT`].
+    pub async fn next(&mut self) -> Value {
+        match self.next_or_end().await {
+            Ok(frame) => frame,
+            Err(ended) => panic!("connection ended ({ended:?}) while waiting for a frame"),
+        }
+    }
+
+    /// Like [`WsClient::next`], but reports the end of the connection instead of panicking.
+    pub async fn next_or_end(&mut self) -> Result<Value, Ended> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame within 5 s");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).expect("server frames are JSON");
+                    if value["type"] != "ping" {
+                        return Ok(value);
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(Ended::Closed(frame.map_or(1005, |f| f.code.into())));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Err(Ended::Dropped),
+            }
+        }
+    }
+
+    /// Asserts the next frame has type `kind` and returns it.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let frame = self.next().await;
+        assert_eq!(
+            frame["type"], kind,
+            "expected a `{kind}` frame, got {frame}"
+        );
+        frame
+    }
+
+    /// The next text frame, raw, without a timeout (the caller bounds it).
+    pub async fn socket_next_text(&mut self) -> String {
+        use futures_util::StreamExt;
+        loop {
+            match self.socket.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+                    return text.to_string();
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server ends the connection and returns how.
+    pub async fn ended(&mut self) -> Ended {
+        loop {
+            if let Err(ended) = self.next_or_end().await {
+                return ended;
+            }
+        }
+    }
+
+    /// Round-trips a `ping` and asserts that nothing else was waiting before the `pong`: every
+    /// frame the server queued for this client before the ping would arrive first.
+    pub async fn assert_nothing_pending(&mut self) {
+        self.send(json!({"type": "ping"})).await;
+        let frame = self.next().await;
+        assert_eq!(
+            frame["type"], "pong",
+            "unexpected frame before pong: {frame}"
+        );
     }
 }
 

@@ -7,14 +7,23 @@ use crate::ws::session::Session;
 /// Joins `room` after the domain authorised it. Joining a room one is already in is a no-op.
 pub async fn subscribe(session: &Session, room: &str) -> Result<Reply, DomainError> {
     rooms::authorize(&session.state.store, session.connection.user_id(), room).await?;
-    session.state.hub.registry().subscribe(&session.connection, room);
+    session
+        .state
+        .hub
+        .registry()
+        .subscribe(&session.connection, room);
     Ok(Reply::Done)
 }
 
 /// Leaves `room`; `NotFound` if this connection is not in it.
 pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> {
     rooms::parse(room)?;
-    if session.state.hub.registry().unsubscribe(&session.connection, room) {
+    if session
+        .state
+        .hub
+        .registry()
+        .unsubscribe(&session.connection, room)
+    {
         Ok(Reply::Done)
     } else {
         Err(DomainError::NotFound("subscription"))
