@@ -131,7 +131,7 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down; reconnect (possibly to another node).
     pub const GOING_AWAY: u16 = 1001;
-    /// Protocol violation (e.g. binary frames).
+    /// Protocol violation at the WebSocket level (e.g. an unmasked client frame).
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// Policy violation: the client kept flooding past its rate limit.
     pub const POLICY_VIOLATION: u16 = 1008;

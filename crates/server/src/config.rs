@@ -94,7 +94,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_WS_RATE_LIMIT", default_value_t = 100)]
     pub ws_rate_limit: u32,
 
-    /// Frames a client may send in a burst above the sustained rate.
+    /// Size of the token bucket: frames a client may send at once before the sustained rate
+    /// applies.
     #[arg(long, env = "TANDEM_WS_RATE_BURST", default_value_t = 200)]
     pub ws_rate_burst: u32,
 

@@ -16,6 +16,8 @@ use crate::hub::Hub;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
+/// Pending connections the kernel queues before `accept` (capped by `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
 /// How often the Prometheus recorder's upkeep runs (drains histogram buffers).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -63,12 +65,10 @@ impl Server {
             config.dev_insecure_auth,
         )
         .await?;
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let listener = listen(config.addr).map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let state = AppState {
             store,
             auth: Arc::new(auth),
@@ -135,6 +135,20 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Binds `addr` with `SO_REUSEADDR` (a restarted server gets its port back at once) and a
+/// listen backlog of [`LISTEN_BACKLOG`], so a burst of reconnecting clients is queued rather
+/// than left to retransmit their SYN a second later.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Runs the recorder's upkeep until shutdown, so histograms do not grow without bound.

@@ -61,7 +61,7 @@ pub struct WsMetrics {
     pub connects: Counter,
     /// `ws_frames_in_total`: frames received from clients.
     pub frames_in: Counter,
-    /// `ws_frames_out_total`: frames queued for clients (one per recipient).
+    /// `ws_frames_out_total`: text frames written to clients (counted once per written batch).
     pub frames_out: Counter,
     /// `ws_queue_overflows_total`: connections closed because their outbound queue overflowed.
     pub queue_overflows: Counter,

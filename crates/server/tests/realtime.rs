@@ -36,8 +36,9 @@ both_engines! {
         let Some(server) = TestServer::start(engine).await else { return };
         let (alice, token) = server.sign_up("alice").await;
         let mut ws = WsClient::open(&server.ws_url("")).await.expect("upgrade");
-        ws.send(json!({"type": "auth", "token": token})).await;
+        ws.send(json!({"type": "auth", "token": token, "ref": "a1"})).await;
         assert_eq!(ws.expect("connected").await["user_id"], alice["id"]);
+        assert_eq!(ws.expect("ack").await["ref"], "a1");
         ws.assert_nothing_pending().await;
     }
 
@@ -52,9 +53,9 @@ both_engines! {
     async fn bad_first_frame_auth_gets_error_then_4401(engine: Engine) {
         let Some(server) = TestServer::start(engine).await else { return };
         let mut ws = WsClient::open(&server.ws_url("")).await.expect("upgrade");
-        ws.send(json!({"type": "auth", "token": "garbage"})).await;
+        ws.send(json!({"type": "auth", "token": "garbage", "ref": 5})).await;
         let error = ws.expect("error").await;
-        assert_eq!(error["code"], "unauthorized");
+        assert_eq!((error["code"].clone(), error["ref"].clone()), (json!("unauthorized"), json!(5)));
         assert_eq!(ws.ended().await, Ended::Closed(4401));
 
         let mut ws = WsClient::open(&server.ws_url("")).await.expect("upgrade");
@@ -234,7 +235,7 @@ both_engines! {
 
     async fn bad_input_gets_error_frames_and_the_connection_stays_open(engine: Engine) {
         let Some(server) = TestServer::start(engine).await else { return };
-        let (_, token) = server.sign_up("alice").await;
+        let (alice, token) = server.sign_up("alice").await;
         let (bob, _) = server.sign_up("bob").await;
         let mut ws = server.connect(&token).await;
         let cases: Vec<(&str, &str)> = vec![
@@ -249,6 +250,11 @@ both_engines! {
             (r#"{"type":"unsubscribe","room":"canvas:never"}"#, "not_found"),
             (r#"{"type":"auth","token":"again"}"#, "validation_failed"),
         ];
+        let own_room = format!(r#"{{"type":"unsubscribe","room":"user:{}"}}"#, id(&alice));
+        let cases = cases.into_iter().chain([
+            (own_room.as_str(), "validation_failed"),
+            (r#"{"type":"unsubscribe","room":"thread:t"}"#, "validation_failed"),
+        ]);
         for (text, code) in cases {
             ws.send_text(text).await;
             let error = ws.expect("error").await;
@@ -358,6 +364,28 @@ both_engines! {
                 other => panic!("connection ended: {other:?}"),
             }
         }
+    }
+
+    async fn binary_floods_are_rate_limited_too(engine: Engine) {
+        let Some(server) = TestServer::start_with(engine, |c| {
+            c.ws_rate_limit = 1;
+            c.ws_rate_burst = 1;
+        }).await else { return };
+        let (_, token) = server.sign_up("alice").await;
+        let mut ws = server.connect(&token).await;
+        use futures_util::SinkExt;
+        for _ in 0..30 {
+            ws.socket.send(tokio_tungstenite::tungstenite::Message::binary(vec![0u8; 8])).await.expect("send");
+        }
+        assert_eq!(ws.ended().await, Ended::Closed(1008));
+    }
+
+    async fn shutdown_closes_unauthenticated_sockets_with_1001(engine: Engine) {
+        let Some(server) = TestServer::start(engine).await else { return };
+        let mut ws = WsClient::open(&server.ws_url("")).await.expect("upgrade");
+        let stopping = tokio::spawn(server.stop());
+        assert_eq!(ws.ended().await, Ended::Closed(1001));
+        stopping.await.expect("stopped");
     }
 
     async fn shutdown_closes_sockets_with_1001(engine: Engine) {

@@ -49,14 +49,21 @@ pub fn parse(room: &str) -> Result<(RoomKind, &str), DomainError> {
     Ok((kind, id))
 }
 
+/// Whether rooms of this kind are joined while viewed (`subscribe`/`unsubscribe`) rather than
+/// following membership automatically.
+pub fn is_viewed(kind: RoomKind) -> bool {
+    matches!(kind, RoomKind::Draft | RoomKind::Canvas)
+}
+
 /// The rooms (besides `user:`) a new connection of `user_id` is subscribed to.
 pub async fn auto_joined(store: &Store, user_id: &str) -> Result<Vec<String>, DomainError> {
     Ok(store.rooms_of(user_id, AUTO_JOINED_PREFIX).await?)
 }
 
 /// Checks that `user_id` may receive `room`: its own `user:` room, or a room it is a member of.
-/// Rooms that do not exist and rooms of others answer `NotFound` alike, so a subscribe cannot
-/// probe which ids exist.
+/// Another user's `user:` room is `Forbidden`; for other kinds, rooms that do not exist and
+/// rooms one is not a member of answer `NotFound` alike, so a subscribe cannot probe which
+/// ids exist.
 pub async fn authorize(store: &Store, user_id: &str, room: &str) -> Result<(), DomainError> {
     match parse(room)? {
         (RoomKind::User, id) if id == user_id => Ok(()),

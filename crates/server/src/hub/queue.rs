@@ -25,7 +25,7 @@ pub enum CloseReason {
     RateLimited,
     /// The client sent a frame over the size limit.
     TooBig,
-    /// The client broke the protocol (binary frame, bad handshake frame).
+    /// The client broke the WebSocket protocol (e.g. unmasked frames).
     ProtocolError,
     /// The server is shutting down.
     Shutdown,

@@ -11,6 +11,9 @@ use super::rate_limit::{RateGuard, Verdict};
 use super::session::Session;
 use crate::hub::{CloseReason, encode};
 
+/// The answer to a binary frame.
+const BINARY_REFUSED: &str = "frames are JSON text; binary frames are not supported";
+
 /// Reads until the client closes, the stream fails, or the client breaks a hard rule
 /// (oversized frame, persistent flooding). Returns why it stopped.
 pub async fn run<S>(mut stream: S, session: &Session) -> CloseReason
@@ -29,22 +32,19 @@ where
         session.connection.touch();
         metrics.frames_in.increment(1);
         let text = match message {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                reply_error(
-                    session,
-                    ErrorCode::InvalidFrame,
-                    "frames are JSON text; binary frames are not supported",
-                    None,
-                );
-                continue;
-            }
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
             Message::Close(_) => return CloseReason::Clean,
             // Pings are answered by tungstenite; pongs only count as a sign of life.
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         match rate.check() {
-            Verdict::Allow => handle_text(session, &text).await,
+            Verdict::Allow => match text {
+                // Boxed: handlers await store queries; keeping their state out of the idle
+                // reader saves memory on every connection.
+                Some(text) => Box::pin(handle_text(session, &text)).await,
+                None => reply_error(session, ErrorCode::InvalidFrame, BINARY_REFUSED, None),
+            },
             Verdict::Refuse => {
                 metrics.rate_limited.increment(1);
                 reply_error(
@@ -87,9 +87,13 @@ async fn handle_text(session: &Session, text: &str) {
         Err(error) => {
             let code = error.code();
             let text = match code {
-                ErrorCode::Internal | ErrorCode::Unavailable => {
+                ErrorCode::Internal => {
                     tracing::error!(error = ?error, "frame handler failed");
                     "internal error; see the server log".to_owned()
+                }
+                ErrorCode::Unavailable => {
+                    tracing::warn!(error = ?error, "frame handler failed: store unavailable");
+                    "the data store is unavailable; retry later".to_owned()
                 }
                 _ => error.to_string(),
             };

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
 use tandem_protocol::ErrorCode;
 use tandem_protocol::ws::{ClientFrame, ServerFrame, close_code};
 use tokio::time::timeout;
+use tracing::Instrument;
 
 use super::reader;
 use super::writer::{self, WriterSettings};
@@ -32,51 +35,56 @@ pub struct Session {
     pub state: AppState,
 }
 
-/// Runs a connection to its end. `user` is set when the upgrade request authenticated.
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// Runs a connection to its end. `user` is set when the upgrade request authenticated;
+/// otherwise the first frame must be `auth`.
 pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
     let (mut sink, mut stream) = socket.split();
-    let user = match user {
-        Some(user) => user,
-        None => match first_frame_auth(&mut stream, &state).await {
-            Ok(user) => user,
-            Err(message) => {
-                let error = ServerFrame::Error {
-                    code: ErrorCode::Unauthorized,
-                    message,
-                    reference: None,
-                };
-                let close = CloseFrame {
-                    code: close_code::UNAUTHORIZED,
-                    reason: Utf8Bytes::from_static("unauthorized"),
-                };
-                let _ = timeout(WRITER_GRACE, async {
-                    let _ = sink.send(Message::Text(encode(&error))).await;
-                    let _ = sink.send(Message::Close(Some(close))).await;
-                })
-                .await;
-                return;
-            }
+    let (user, auth_ref) = match user {
+        Some(user) => (user, None),
+        // Rare paths are boxed so their (store-query-sized) state is not part of every idle
+        // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
+        None => match Box::pin(first_frame_auth(&mut stream, &state)).await {
+            Ok(authenticated) => authenticated,
+            Err(refusal) => return refuse(&mut sink, refusal).await,
         },
     };
-
     let connection = Arc::new(Connection::new(&user.id, state.config.ws_queue_capacity));
+    let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
+    live(sink, stream, connection, auth_ref, state)
+        .instrument(span)
+        .await;
+}
+
+/// The authenticated part of a connection's life.
+async fn live(
+    sink: Sink,
+    stream: Stream,
+    connection: Arc<Connection>,
+    auth_ref: Option<Value>,
+    state: AppState,
+) {
+    let user_id = connection.user_id().to_owned();
     connection.send(encode(&ServerFrame::Connected {
-        user_id: user.id.clone(),
+        user_id: user_id.clone(),
         connection_id: connection.id().to_string(),
         heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis())
             .unwrap_or(u64::MAX),
     }));
-    let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
-    let _entered = span.enter();
+    if let Some(reference) = auth_ref {
+        connection.send(encode(&ServerFrame::Ack { reference }));
+    }
     let metrics = crate::telemetry::ws();
     metrics.connects.increment(1);
     metrics.active.increment(1.0);
     tracing::debug!("connected");
 
     let came_online = state.hub.registry().register(&connection);
-    join_rooms(&state, &connection).await;
+    Box::pin(join_rooms(&state, &connection)).await;
     if came_online != Presence::Unchanged {
-        let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user.id.clone());
+        let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
         state
             .tasks
             .spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
@@ -105,42 +113,104 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
     let went_offline = state.hub.registry().unregister(&connection);
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
-    presence::announce(&state.store, &state.hub, &user.id, went_offline).await;
+    Box::pin(presence::announce(
+        &state.store,
+        &state.hub,
+        &user_id,
+        went_offline,
+    ))
+    .await;
 }
 
-/// Waits for a first frame `{"type":"auth","token":...}` and authenticates it.
-async fn first_frame_auth<S>(stream: &mut S, state: &AppState) -> Result<UserRecord, String>
-where
-    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
-{
+/// Why a connection was not admitted: the message for the `error` frame, the frame's `ref`,
+/// and the close code.
+struct Refusal {
+    message: String,
+    reference: Option<Value>,
+    close_code: u16,
+}
+
+impl Refusal {
+    fn unauthorized(message: impl Into<String>, reference: Option<Value>) -> Self {
+        Self {
+            message: message.into(),
+            reference,
+            close_code: close_code::UNAUTHORIZED,
+        }
+    }
+}
+
+/// Sends the refusal's `error` frame (not for a shutdown) and closes.
+async fn refuse(sink: &mut Sink, refusal: Refusal) {
+    let _ = timeout(WRITER_GRACE, async {
+        if refusal.close_code == close_code::UNAUTHORIZED {
+            let error = ServerFrame::Error {
+                code: ErrorCode::Unauthorized,
+                message: refusal.message,
+                reference: refusal.reference,
+            };
+            let _ = sink.send(Message::Text(encode(&error))).await;
+        }
+        let reason = if refusal.close_code == close_code::UNAUTHORIZED {
+            "unauthorized"
+        } else {
+            "server shutting down"
+        };
+        let close = CloseFrame {
+            code: refusal.close_code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = sink.send(Message::Close(Some(close))).await;
+    })
+    .await;
+}
+
+/// Waits (at most 5 s, and not past shutdown) for `{"type":"auth","token":...}` and
+/// authenticates it. Returns the user and the frame's `ref`.
+async fn first_frame_auth(
+    stream: &mut Stream,
+    state: &AppState,
+) -> Result<(UserRecord, Option<Value>), Refusal> {
     let first = async {
         loop {
             match stream.next().await {
-                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Text(text))) => return Ok(text),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                _ => return None,
+                Some(Ok(Message::Binary(_))) => {
+                    return Err("frames are JSON text; send {\"type\":\"auth\",\"token\":...}");
+                }
+                Some(Ok(Message::Close(_))) | None => {
+                    return Err("connection closed before authenticating");
+                }
+                Some(Err(_)) => {
+                    return Err(
+                        "unreadable or oversized first frame; send {\"type\":\"auth\",\"token\":...}",
+                    );
+                }
             }
         }
     };
-    let text = match timeout(FIRST_FRAME_AUTH_TIMEOUT, first).await {
-        Ok(Some(text)) => text,
-        Ok(None) => return Err("connection closed before authenticating".into()),
-        Err(_) => {
-            return Err(
-                "no auth frame within 5 s; send {\"type\":\"auth\",\"token\":...} first".into(),
-            );
+    let text = tokio::select! {
+        first = timeout(FIRST_FRAME_AUTH_TIMEOUT, first) => match first {
+            Ok(Ok(text)) => text,
+            Ok(Err(message)) => return Err(Refusal::unauthorized(message, None)),
+            Err(_) => return Err(Refusal::unauthorized("no auth frame within 5 s; send {\"type\":\"auth\",\"token\":...} first", None)),
+        },
+        () = state.shutdown.cancelled() => {
+            return Err(Refusal { message: String::new(), reference: None, close_code: close_code::GOING_AWAY });
         }
     };
-    match reader::decode(&text) {
-        Ok(message) => match message.frame {
-            ClientFrame::Auth { token } => state
-                .auth
-                .authenticate(Credentials::Token(&token))
-                .await
-                .map_err(|e| e.to_string()),
-            _ => Err("the first frame must be {\"type\":\"auth\",\"token\":...}".into()),
-        },
-        Err((_, message, _)) => Err(message),
+    let message = reader::decode(&text)
+        .map_err(|(_, message, reference)| Refusal::unauthorized(message, reference))?;
+    let ClientFrame::Auth { token } = message.frame else {
+        return Err(Refusal::unauthorized(
+            "the first frame must be {\"type\":\"auth\",\"token\":...}",
+            message.reference,
+        ));
+    };
+    match state.auth.authenticate(Credentials::Token(&token)).await {
+        Ok(user) => Ok((user, message.reference)),
+        Err(e) => Err(Refusal::unauthorized(e.to_string(), message.reference)),
     }
 }
 

@@ -77,6 +77,8 @@ where
                     }
                     break reason;
                 }
+                let written = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+                crate::telemetry::ws().frames_out.increment(written);
                 let frames = batch.drain(..).map(Message::Text);
                 if let Err(reason) = write_all(&mut sink, frames, connection, settings.write_timeout).await {
                     break reason;

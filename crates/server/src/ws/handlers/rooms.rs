@@ -15,9 +15,14 @@ pub async fn subscribe(session: &Session, room: &str) -> Result<Reply, DomainErr
     Ok(Reply::Done)
 }
 
-/// Leaves `room`; `NotFound` if this connection is not in it.
+/// Leaves a viewed room; `NotFound` if this connection is not in it. The `user:` room and
+/// auto-joined rooms follow membership and cannot be left this way.
 pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> {
-    rooms::parse(room)?;
+    if !rooms::is_viewed(rooms::parse(room)?.0) {
+        return Err(DomainError::Invalid(format!(
+            "`{room}` follows your membership and cannot be unsubscribed; only draft: and canvas: rooms can"
+        )));
+    }
     if session
         .state
         .hub

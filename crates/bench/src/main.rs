@@ -1,0 +1,34 @@
+//! `tandem-bench`: a bounded load generator that only ever targets loopback addresses.
+//!
+//! Every scenario has a fixed count of connections and a fixed duration and stops by itself.
+//! Scenarios:
+//! * `idle`: open N WebSocket connections, hold them, report the server's RSS growth per
+//!   connection and the connect rate / handshake latency.
+
+mod client;
+mod idle;
+mod report;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+/// Loopback-only load generator for Tandem.
+#[derive(Debug, Parser)]
+#[command(name = "tandem-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Hold N idle connections; report RSS per connection and connect rate.
+    Idle(idle::IdleArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().scenario {
+        Scenario::Idle(args) => idle::run(args).await,
+    }
+}
