@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Reproduces the figures in docs/BENCHMARKS.md. Loopback only; every run is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${BENCH_OUT:-target/bench}"
+mkdir -p "$out"
+cargo build --release -p tandem-server -p tandem-bench
+for connections in 10000 15000; do
+  ./target/release/tandem-bench idle --connections "$connections" --users 1000 --json "$out/idle-$connections.json"
+done
+echo "results: $out/*.json"
