@@ -108,6 +108,60 @@ both_engines! {
         assert_eq!(store.user(ALICE).await.expect("read").and_then(|u| u.last_online), Some(1_800_000_000_000));
     }
 
+    async fn concurrent_writers_get_gap_free_seqs(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        let writers = (0..64).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.append_event("thread:busy", 1, move |seq, at| format!(r#"{{"w":{i},"seq":{seq},"timestamp":{at}}}"#)).await
+            })
+        });
+        let mut seqs = Vec::new();
+        for writer in writers {
+            seqs.push(writer.await.expect("join").expect("append").seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=64).collect::<Vec<i64>>(), "1..=64, no gap, no duplicate");
+        let stored = store.events_after("thread:busy", 0, 1000).await.expect("read");
+        assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=64).collect::<Vec<i64>>());
+        assert!(stored.iter().all(|e| e.frame.contains(&format!("\"seq\":{}", e.seq))), "frame built with its seq");
+        assert_eq!(store.room_log("thread:busy").await.expect("log"), tandem_server::store::RoomLog { last_seq: 64, pruned_through: 0 });
+        // Another room has its own sequence.
+        assert_eq!(store.append_event("thread:quiet", 1, |_, _| "{}".into()).await.expect("append").seq, 1);
+    }
+
+    async fn events_after_pages_in_order(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        for _ in 0..10 {
+            store.append_event("canvas:1", 5, |seq, _| format!("{{\"n\":{seq}}}")).await.expect("append");
+        }
+        let page = store.events_after("canvas:1", 3, 4).await.expect("read");
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6, 7]);
+        assert_eq!(page[0].frame, r#"{"n":4}"#);
+        assert!(store.events_after("canvas:1", 10, 4).await.expect("read").is_empty());
+        assert_eq!(store.room_log("canvas:none").await.expect("log"), tandem_server::store::RoomLog::default());
+    }
+
+    async fn retention_prunes_by_count_and_age(engine: Engine) {
+        let Some((store, _db)) = open(engine).await else { return };
+        for at in 1..=10 {
+            store.append_event("draft:a", at, |_, _| "{}".into()).await.expect("append");
+        }
+        store.append_event("draft:b", 1_000, |_, _| "{}".into()).await.expect("append");
+        // Keep the last 4 per room; nothing is old enough to go by age.
+        assert_eq!(store.prune_events(4, 0).await.expect("prune"), 6);
+        let log = store.room_log("draft:a").await.expect("log");
+        assert_eq!((log.last_seq, log.pruned_through), (10, 6));
+        assert_eq!(store.events_after("draft:a", 0, 100).await.expect("read").first().map(|e| e.seq), Some(7));
+        assert_eq!(store.room_log("draft:b").await.expect("log").pruned_through, 0, "untouched");
+        // By age: everything written before t=9 goes; draft:b's only event too.
+        assert_eq!(store.prune_events(1000, 1_001).await.expect("prune"), 5);
+        assert_eq!(store.room_log("draft:a").await.expect("log").pruned_through, 10);
+        assert_eq!(store.room_log("draft:b").await.expect("log"), tandem_server::store::RoomLog { last_seq: 1, pruned_through: 1 });
+        // New events continue the sequence after pruning.
+        assert_eq!(store.append_event("draft:b", 2_000, |_, _| "{}".into()).await.expect("append").seq, 2);
+    }
+
     async fn setting_keeps_the_first_value(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         assert_eq!(store.setting_or_insert("k", "first").await.expect("insert"), "first");

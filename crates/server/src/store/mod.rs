@@ -10,11 +10,13 @@
 
 mod connect;
 mod error;
+mod events;
 mod members;
 mod settings;
 mod users;
 
 pub use error::StoreError;
+pub use events::{RoomLog, StoredEvent};
 pub use users::UserRecord;
 
 use sqlx::{Pool, Postgres, Sqlite};

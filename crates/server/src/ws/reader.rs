@@ -64,9 +64,9 @@ fn classify(error: axum::Error) -> CloseReason {
     match error.into_inner().downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
         // A peer that vanishes without a close handshake is a disconnect, not a violation.
-        Some(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
-            CloseReason::Clean
-        }
+        Some(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        )) => CloseReason::Clean,
         Some(tungstenite::Error::Protocol(_)) => CloseReason::ProtocolError,
         _ => CloseReason::Clean,
     }
