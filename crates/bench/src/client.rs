@@ -16,10 +16,7 @@ pub type Socket = WebSocketStream<TcpStream>;
 /// Client buffers as small as the server's: a 4 KiB read buffer (the 128 KiB default is
 /// zero-filled on every read and dominates client CPU, see STACK.md).
 pub fn config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(Some(16 << 20))
+    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0).max_message_size(Some(16 << 20))
 }
 
 /// The `index`-th source address: 127.0.0.2, 127.0.0.3, ... cycling over `source_ips`, so
@@ -39,12 +36,9 @@ pub async fn connect(server: SocketAddr, source: Ipv4Addr, token: &str) -> anyho
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://{server}/ws?token={token}");
-    let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
     let first = ws.next().await.context("closed before `connected`")??;
-    let Message::Text(text) = first else {
-        bail!("first frame is not text")
-    };
+    let Message::Text(text) = first else { bail!("first frame is not text") };
     let frame: Value = serde_json::from_str(&text)?;
     if frame["type"] != "connected" {
         bail!("first frame is {frame}");
@@ -53,11 +47,7 @@ pub async fn connect(server: SocketAddr, source: Ipv4Addr, token: &str) -> anyho
 }
 
 /// Signs up `count` users over REST and returns their tokens.
-pub async fn sign_up(
-    server: SocketAddr,
-    count: usize,
-    prefix: &str,
-) -> anyhow::Result<Vec<String>> {
+pub async fn sign_up(server: SocketAddr, count: usize, prefix: &str) -> anyhow::Result<Vec<String>> {
     let http = reqwest::Client::new();
     let mut tokens = Vec::with_capacity(count);
     for i in 0..count {

@@ -41,10 +41,7 @@ pub struct IdleArgs {
 
 /// Runs the scenario and prints its table.
 pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.connections <= 19_000,
-        "one process holds at most ~19.9k sockets"
-    );
+    anyhow::ensure!(args.connections <= 19_000, "one process holds at most ~19.9k sockets");
     // Long heartbeats: idle clients are not polled, so they would not answer pings.
     let extra = ["--heartbeat-interval", "10m", "--heartbeat-timeout", "1m"].map(String::from);
     let server = ServerProcess::spawn(&args.server_bin, &extra).await?;
@@ -81,25 +78,13 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
 
     let handshake = report::percentiles_ms(&latency);
     report::table(
-        &format!(
-            "idle: {} connections, {} users",
-            args.connections, args.users
-        ),
+        &format!("idle: {} connections, {} users", args.connections, args.users),
         &[
             ("server RSS before", format!("{baseline} KiB")),
             ("server RSS holding", format!("{held} KiB")),
-            (
-                "RSS per connection",
-                format!("{per_connection_kib:.2} KiB (goal <= 6)"),
-            ),
-            (
-                "connect rate",
-                format!("{rate:.0} connections/s (goal >= 10000)"),
-            ),
-            (
-                "handshake p50 / p99",
-                format!("{} / {} ms", handshake["p50"], handshake["p99"]),
-            ),
+            ("RSS per connection", format!("{per_connection_kib:.2} KiB (goal <= 6)")),
+            ("connect rate", format!("{rate:.0} connections/s (goal >= 10000)")),
+            ("handshake p50 / p99", format!("{} / {} ms", handshake["p50"], handshake["p99"])),
         ],
     );
     if let Some(path) = &args.json {

@@ -21,32 +21,18 @@ pub const SECRET: &str = "bench-secret";
 impl ServerProcess {
     /// Spawns `binary serve` with `extra` flags and waits (≤ 30 s) until `/readyz` answers.
     pub async fn spawn(binary: &PathBuf, extra: &[String]) -> anyhow::Result<Self> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let dir = tempfile::tempdir()?;
         let db = format!("sqlite://{}", dir.path().join("bench.db").display());
         let child = Command::new(binary)
-            .args([
-                "serve",
-                "--addr",
-                &addr.to_string(),
-                "--database-url",
-                &db,
-                "--jwt-secret",
-                SECRET,
-            ])
+            .args(["serve", "--addr", &addr.to_string(), "--database-url", &db, "--jwt-secret", SECRET])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
-        let server = Self {
-            child,
-            addr,
-            _dir: dir,
-        };
+        let server = Self { child, addr, _dir: dir };
         let http = reqwest::Client::new();
         let started = Instant::now();
         loop {
@@ -78,10 +64,7 @@ impl Drop for ServerProcess {
 /// Resident set size of `pid` in KiB, from `/proc/<pid>/status`.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS line")?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
     let kib = line.split_whitespace().nth(1).context("malformed VmRSS")?;
     Ok(kib.parse()?)
 }

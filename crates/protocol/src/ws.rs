@@ -39,14 +39,7 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
-    pub const TYPES: &'static [&'static str] = &[
-        "auth",
-        "subscribe",
-        "unsubscribe",
-        "list_users",
-        "ping",
-        "pong",
-    ];
+    pub const TYPES: &'static [&'static str] = &["auth", "subscribe", "unsubscribe", "list_users", "ping", "pong"];
 }
 
 /// A client frame with its optional correlation `ref`.
@@ -153,15 +146,9 @@ mod tests {
     #[test]
     fn client_frames_parse_with_ref() {
         let message: ClientMessage =
-            serde_json::from_value(json!({"type": "subscribe", "room": "canvas:1", "ref": 7}))
-                .unwrap();
+            serde_json::from_value(json!({"type": "subscribe", "room": "canvas:1", "ref": 7})).unwrap();
         assert_eq!(message.reference, Some(json!(7)));
-        assert_eq!(
-            message.frame,
-            ClientFrame::Subscribe {
-                room: "canvas:1".into()
-            }
-        );
+        assert_eq!(message.frame, ClientFrame::Subscribe { room: "canvas:1".into() });
         let message: ClientMessage = serde_json::from_value(json!({"type": "list_users"})).unwrap();
         assert_eq!(message.frame, ClientFrame::ListUsers);
     }
@@ -180,20 +167,12 @@ mod tests {
 
     #[test]
     fn server_frames_have_the_seed_field_names() {
-        let frame = ServerFrame::UserStatusChanged {
-            user_id: "u".into(),
-            is_online: true,
-            timestamp: 5,
-        };
+        let frame = ServerFrame::UserStatusChanged { user_id: "u".into(), is_online: true, timestamp: 5 };
         assert_eq!(
             serde_json::to_value(frame).unwrap(),
             json!({"type": "user_status_changed", "user_id": "u", "is_online": true, "timestamp": 5})
         );
-        let error = ServerFrame::Error {
-            code: ErrorCode::UnknownType,
-            message: "m".into(),
-            reference: None,
-        };
+        let error = ServerFrame::Error { code: ErrorCode::UnknownType, message: "m".into(), reference: None };
         assert_eq!(
             serde_json::to_value(error).unwrap(),
             json!({"type": "error", "code": "unknown_type", "message": "m"})

@@ -134,26 +134,21 @@ impl Authenticator {
     /// Checks a token's signature, algorithm and expiry and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid(e.to_string()),
-            })
+            }
+        })
     }
 
     /// Resolves credentials to a user, provisioning an unknown but validly signed `sub`.
-    pub async fn authenticate(
-        &self,
-        credentials: Credentials<'_>,
-    ) -> Result<UserRecord, AuthError> {
+    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<UserRecord, AuthError> {
         let (user_id, name) = match credentials {
             Credentials::Token(token) => {
                 let claims = self.verify(token)?;
                 if !domain::users::is_user_id(&claims.sub) {
-                    return Err(AuthError::Invalid(
-                        "`sub` must be a user id (24 lowercase hex characters)".into(),
-                    ));
+                    return Err(AuthError::Invalid("`sub` must be a user id (24 lowercase hex characters)".into()));
                 }
                 (claims.sub, claims.name)
             }
@@ -162,9 +157,7 @@ impl Authenticator {
             }
             Credentials::DevUserId(id) => {
                 if !domain::users::is_user_id(id) {
-                    return Err(AuthError::Invalid(
-                        "X-User-Id must be 24 lowercase hex characters".into(),
-                    ));
+                    return Err(AuthError::Invalid("X-User-Id must be 24 lowercase hex characters".into()));
                 }
                 (id.to_owned(), None)
             }

@@ -43,11 +43,7 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
 
     /// Where data lives: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "TANDEM_DATABASE_URL",
-        default_value = "sqlite://tandem.db"
-    )]
+    #[arg(long, env = "TANDEM_DATABASE_URL", default_value = "sqlite://tandem.db")]
     pub database_url: String,
 
     /// Redis URL for cluster mode (cross-node fan-out and presence). Not available in this
@@ -116,9 +112,7 @@ impl ServeConfig {
     /// The defaults of `tandem serve` with another database URL: what tests and embedders start from.
     pub fn with_database_url(database_url: impl Into<String>) -> Self {
         let mut config = match Cli::try_parse_from(["tandem", "serve"]) {
-            Ok(Cli {
-                command: Command::Serve(config),
-            }) => *config,
+            Ok(Cli { command: Command::Serve(config) }) => *config,
             // The defaults above are constants; parsing them cannot fail.
             Err(e) => unreachable!("default configuration does not parse: {e}"),
         };
@@ -129,29 +123,22 @@ impl ServeConfig {
 
 /// Parses `500ms`, `2s`, `1m`, `24h`, `30d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}); try 500ms, 2s, 1m"))
+    humantime::parse_duration(text.trim()).map_err(|e| format!("`{text}` is not a duration ({e}); try 500ms, 2s, 1m"))
 }
 
 /// Parses `1048576`, `64KiB`, `1MiB`.
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; try 65536, 64KiB, 1MiB"))?;
+    let number: usize = number.parse().map_err(|_| format!("`{text}` is not a size; try 65536, 64KiB, 1MiB"))?;
     let factor = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" | "KB" => 1024,
         "MiB" | "M" | "MB" => 1024 * 1024,
         other => return Err(format!("unknown size unit `{other}`; use B, KiB or MiB")),
     };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]

@@ -54,21 +54,15 @@ impl Server {
     pub async fn start(config: ServeConfig) -> Result<Self, StartError> {
         if config.redis_url.is_some() {
             return Err(StartError::Config(
-                "--redis-url (cluster mode) is not available in this build yet; run without it for a single node".into(),
+                "--redis-url (cluster mode) is not available in this build yet; run without it for a single node"
+                    .into(),
             ));
         }
         let store = Store::connect(&config.database_url).await?;
-        let auth = Authenticator::new(
-            store.clone(),
-            config.jwt_secret.as_deref(),
-            config.token_ttl,
-            config.dev_insecure_auth,
-        )
-        .await?;
-        let listener = listen(config.addr).map_err(|source| StartError::Bind {
-            addr: config.addr,
-            source,
-        })?;
+        let auth =
+            Authenticator::new(store.clone(), config.jwt_secret.as_deref(), config.token_ttl, config.dev_insecure_auth)
+                .await?;
+        let listener = listen(config.addr).map_err(|source| StartError::Bind { addr: config.addr, source })?;
         let state = AppState {
             store,
             auth: Arc::new(auth),
@@ -101,10 +95,7 @@ impl Server {
     /// in-flight requests finish, stops background tasks and closes the store, all within
     /// `--shutdown-timeout` (whatever is still running then is abandoned). WebSockets are closed
     /// with 1001 so clients reconnect elsewhere.
-    pub async fn run(
-        self,
-        signal: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, state } = self;
         let (tasks, shutdown) = (state.tasks.clone(), state.shutdown.clone());
         let grace = state.config.shutdown_timeout;
@@ -141,21 +132,14 @@ impl Server {
 /// listen backlog of [`LISTEN_BACKLOG`], so a burst of reconnecting clients is queued rather
 /// than left to retransmit their SYN a second later.
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
 
 /// Runs the recorder's upkeep until shutdown, so histograms do not grow without bound.
-async fn metrics_upkeep(
-    handle: metrics_exporter_prometheus::PrometheusHandle,
-    shutdown: CancellationToken,
-) {
+async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle, shutdown: CancellationToken) {
     let mut ticker = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
     loop {
         tokio::select! {

@@ -9,10 +9,8 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Latency buckets (seconds) for every `*_seconds` histogram: 100 µs to 10 s.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Installs the global `tracing` subscriber: `RUST_LOG` filters (default `info`), `format`
 /// chooses human or JSON lines. Calling it twice keeps the first subscriber.
@@ -39,9 +37,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 Ok(recorder) => {
                     let handle = recorder.handle();
                     if metrics::set_global_recorder(recorder).is_err() {
-                        tracing::warn!(
-                            "another metrics recorder is installed; /metrics will be empty"
-                        );
+                        tracing::warn!("another metrics recorder is installed; /metrics will be empty");
                     }
                     handle
                 }

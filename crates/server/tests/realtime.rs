@@ -421,11 +421,7 @@ async fn first_frame_auth_times_out_after_5_s() {
         Err(_) => panic!("no answer within 8 s"),
     };
     assert!(error.contains("unauthorized"), "{error}");
-    assert!(
-        started.elapsed() >= Duration::from_millis(4900),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(4900), "{:?}", started.elapsed());
 }
 
 fn assert_http_status(error: &tokio_tungstenite::tungstenite::Error, status: u16) {

@@ -7,9 +7,7 @@ use tandem_server::store::{Store, StoreError, UserRecord};
 
 async fn open(engine: Engine) -> Option<(Store, TestDb)> {
     let db = TestDb::new(engine).await?;
-    let store = Store::connect(&db.url)
-        .await
-        .expect("store opens and migrates");
+    let store = Store::connect(&db.url).await.expect("store opens and migrates");
     Some((store, db))
 }
 
@@ -185,8 +183,6 @@ both_engines! {
 
 #[tokio::test]
 async fn unknown_database_scheme_is_refused() {
-    let error = Store::connect("mysql://localhost/db")
-        .await
-        .expect_err("refused");
+    let error = Store::connect("mysql://localhost/db").await.expect_err("refused");
     assert!(matches!(error, StoreError::InvalidUrl(_)), "{error:?}");
 }

@@ -7,19 +7,11 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 
 fn token_with(secret: &str, claims: Value) -> String {
-    jsonwebtoken::encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("encode")
+    jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("encode")
 }
 
 fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
 }
 
 both_engines! {
@@ -250,8 +242,6 @@ async fn redis_url_is_refused_until_cluster_mode_exists() {
     let mut config = tandem_server::ServeConfig::with_database_url("sqlite::memory:");
     config.addr = "127.0.0.1:0".parse().expect("addr");
     config.redis_url = Some("redis://127.0.0.1:6379".into());
-    let error = tandem_server::Server::start(config)
-        .await
-        .expect_err("refused");
+    let error = tandem_server::Server::start(config).await.expect_err("refused");
     assert!(error.to_string().contains("--redis-url"), "{error}");
 }

@@ -30,11 +30,7 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Prese
             Vec::new()
         }
     };
-    let frame = hub::encode(&ServerFrame::UserStatusChanged {
-        user_id: user_id.to_owned(),
-        is_online,
-        timestamp,
-    });
+    let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
     hub.registry().announce(user_id, generation, || {
         for collaborator in &collaborators {
             hub.publish(&hub::user_room(&collaborator.id), frame.clone());

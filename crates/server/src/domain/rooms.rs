@@ -27,9 +27,9 @@ pub const AUTO_JOINED_PREFIX: &str = "thread:";
 
 /// Splits `room` into its kind and id. Unknown kinds and empty ids are invalid.
 pub fn parse(room: &str) -> Result<(RoomKind, &str), DomainError> {
-    let (kind, id) = room.split_once(':').ok_or_else(|| {
-        DomainError::Invalid(format!("`{room}` is not a room name; expected kind:id"))
-    })?;
+    let (kind, id) = room
+        .split_once(':')
+        .ok_or_else(|| DomainError::Invalid(format!("`{room}` is not a room name; expected kind:id")))?;
     let kind = match kind {
         "user" => RoomKind::User,
         "thread" => RoomKind::Thread,
@@ -42,9 +42,7 @@ pub fn parse(room: &str) -> Result<(RoomKind, &str), DomainError> {
         }
     };
     if id.is_empty() || id.len() > 64 {
-        return Err(DomainError::Invalid(format!(
-            "`{room}` has an empty or too long id"
-        )));
+        return Err(DomainError::Invalid(format!("`{room}` has an empty or too long id")));
     }
     Ok((kind, id))
 }
@@ -67,9 +65,7 @@ pub async fn auto_joined(store: &Store, user_id: &str) -> Result<Vec<String>, Do
 pub async fn authorize(store: &Store, user_id: &str, room: &str) -> Result<(), DomainError> {
     match parse(room)? {
         (RoomKind::User, id) if id == user_id => Ok(()),
-        (RoomKind::User, _) => Err(DomainError::Forbidden(
-            "only your own user: room can be joined".into(),
-        )),
+        (RoomKind::User, _) => Err(DomainError::Forbidden("only your own user: room can be joined".into())),
         _ if store.is_member(room, user_id).await? => Ok(()),
         _ => Err(DomainError::NotFound("room")),
     }

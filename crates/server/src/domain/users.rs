@@ -26,10 +26,7 @@ pub fn new_user_id() -> String {
 
 /// Whether `id` has the shape of a user id (24 lowercase hex characters).
 pub fn is_user_id(id: &str) -> bool {
-    id.len() == 24
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Trims `raw` and checks the username rules: 3..=32 characters of ASCII letters, digits,
@@ -42,10 +39,7 @@ pub fn normalize_username(raw: &str) -> Result<String, DomainError> {
             "username must be {USERNAME_MIN} to {USERNAME_MAX} characters long, got {length}"
         )));
     }
-    if let Some(bad) = username
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-    {
+    if let Some(bad) = username.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
         return Err(DomainError::Invalid(format!(
             "username may contain only letters A-Z, digits, '_', '.' and '-', found {bad:?}"
         )));
@@ -57,20 +51,14 @@ pub fn normalize_username(raw: &str) -> Result<String, DomainError> {
 pub fn normalize_name(raw: &str) -> Result<String, DomainError> {
     let name = raw.trim();
     if name.chars().count() > NAME_MAX {
-        return Err(DomainError::Invalid(format!(
-            "name must be at most {NAME_MAX} characters long"
-        )));
+        return Err(DomainError::Invalid(format!("name must be at most {NAME_MAX} characters long")));
     }
     Ok(name.to_owned())
 }
 
 /// Creates a user. With a `username` it must pass the rules and be free (409 otherwise);
 /// without one a free `user_xxxxxxxx` name is generated.
-pub async fn sign_up(
-    store: &Store,
-    username: Option<&str>,
-    name: Option<&str>,
-) -> Result<UserRecord, DomainError> {
+pub async fn sign_up(store: &Store, username: Option<&str>, name: Option<&str>) -> Result<UserRecord, DomainError> {
     let name = normalize_name(name.unwrap_or(""))?;
     match username {
         Some(raw) => {
@@ -85,18 +73,12 @@ pub async fn sign_up(
 /// Returns the user `id`, creating it with a generated username if it does not exist yet.
 /// This is how a token from an external issuer with an unknown `sub` becomes a user.
 /// Safe under races: when two requests provision the same id, both get the same row.
-pub async fn provision(
-    store: &Store,
-    id: &str,
-    name: Option<&str>,
-) -> Result<UserRecord, DomainError> {
+pub async fn provision(store: &Store, id: &str, name: Option<&str>) -> Result<UserRecord, DomainError> {
     if let Some(user) = store.user(id).await? {
         return Ok(user);
     }
     if !is_user_id(id) {
-        return Err(DomainError::Invalid(
-            "user ids are 24 lowercase hex characters".into(),
-        ));
+        return Err(DomainError::Invalid("user ids are 24 lowercase hex characters".into()));
     }
     let name = normalize_name(name.unwrap_or("")).unwrap_or_default();
     match insert_with_generated_username(store, id.to_owned(), name).await {
@@ -115,33 +97,16 @@ pub async fn get(store: &Store, id: &str) -> Result<UserRecord, DomainError> {
 /// Changes `target`'s username on behalf of `actor`. Only users may rename themselves (403);
 /// the name must pass the rules (400) and be free ignoring case (409). Renaming to one's own
 /// current name in another case is allowed.
-pub async fn change_username(
-    store: &Store,
-    actor: &str,
-    target: &str,
-    raw: &str,
-) -> Result<UserRecord, DomainError> {
+pub async fn change_username(store: &Store, actor: &str, target: &str, raw: &str) -> Result<UserRecord, DomainError> {
     if actor != target {
-        return Err(DomainError::Forbidden(
-            "you can only change your own username".into(),
-        ));
+        return Err(DomainError::Forbidden("you can only change your own username".into()));
     }
     let username = normalize_username(raw)?;
-    store
-        .set_username(target, &username)
-        .await
-        .map_err(username_conflict)?
-        .ok_or(DomainError::NotFound("user"))
+    store.set_username(target, &username).await.map_err(username_conflict)?.ok_or(DomainError::NotFound("user"))
 }
 
 fn new_record(id: String, username: String, name: String) -> UserRecord {
-    UserRecord {
-        id,
-        username,
-        name,
-        created_at: clock::now_ms(),
-        last_online: None,
-    }
+    UserRecord { id, username, name, created_at: clock::now_ms(), last_online: None }
 }
 
 fn username_conflict(error: StoreError) -> DomainError {
@@ -151,11 +116,7 @@ fn username_conflict(error: StoreError) -> DomainError {
     }
 }
 
-async fn insert_with_generated_username(
-    store: &Store,
-    id: String,
-    name: String,
-) -> Result<UserRecord, DomainError> {
+async fn insert_with_generated_username(store: &Store, id: String, name: String) -> Result<UserRecord, DomainError> {
     for _ in 0..GENERATED_USERNAME_ATTEMPTS {
         let suffix: u32 = rand::rng().random();
         let user = new_record(id.clone(), format!("user_{suffix:08x}"), name.clone());
@@ -170,9 +131,7 @@ async fn insert_with_generated_username(
             Err(other) => return Err(other.into()),
         }
     }
-    Err(DomainError::Conflict(
-        "could not find a free username; choose one".into(),
-    ))
+    Err(DomainError::Conflict("could not find a free username; choose one".into()))
 }
 
 #[cfg(test)]

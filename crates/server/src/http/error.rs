@@ -94,10 +94,9 @@ impl AppError {
 /// The HTTP status for an error code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::InvalidJson
-        | ErrorCode::ValidationFailed
-        | ErrorCode::UnknownType
-        | ErrorCode::InvalidFrame => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidJson | ErrorCode::ValidationFailed | ErrorCode::UnknownType | ErrorCode::InvalidFrame => {
+            StatusCode::BAD_REQUEST
+        }
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -121,12 +120,7 @@ impl IntoResponse for AppError {
         } else {
             tracing::debug!(error = %self, %code, "request refused");
         }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code,
-                message: self.public_message(code),
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code, message: self.public_message(code) } };
         (status, Json(body)).into_response()
     }
 }

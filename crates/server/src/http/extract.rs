@@ -18,10 +18,7 @@ pub struct AuthUser(pub UserRecord);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let credentials = credentials(&parts.headers, None)?.ok_or(AuthError::Missing)?;
         Ok(Self(state.auth.authenticate(credentials).await?))
     }
@@ -36,9 +33,8 @@ pub fn credentials<'a>(
 ) -> Result<Option<Credentials<'a>>, AuthError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(value) = header(AUTHORIZATION.as_str()) {
-        let token = bearer_token(value).ok_or_else(|| {
-            AuthError::Invalid("the Authorization header must be `Bearer <token>`".into())
-        })?;
+        let token = bearer_token(value)
+            .ok_or_else(|| AuthError::Invalid("the Authorization header must be `Bearer <token>`".into()))?;
         return Ok(Some(Credentials::Token(token)));
     }
     if let Some(token) = query_token {

@@ -53,9 +53,8 @@ pub struct AppState {
 /// `/readyz`, `/metrics`, with request ids, tracing, metrics, panic catching and the body limit.
 pub fn router(state: AppState) -> Router {
     let max_body_size = state.config.max_body_size;
-    let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", users::router())
-        .split_for_parts();
+    let (api, openapi) =
+        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", users::router()).split_for_parts();
     let app = api
         .merge(ops::router())
         .merge(crate::ws::router())

@@ -16,50 +16,27 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `/healthz`, `/readyz`, `/metrics`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
 /// 200 while the process runs. Never touches the store.
 async fn healthz() -> Json<HealthStatus> {
-    Json(HealthStatus {
-        status: "ok".into(),
-    })
+    Json(HealthStatus { status: "ok".into() })
 }
 
 /// 200 when the store answers a query within 2 s, 503 otherwise.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(HealthStatus {
-                status: "ready".into(),
-            }),
-        ),
+        Ok(Ok(())) => (StatusCode::OK, Json(HealthStatus { status: "ready".into() })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthStatus {
-                    status: "store unavailable".into(),
-                }),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "store unavailable".into() }))
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(HealthStatus {
-                status: "store timed out".into(),
-            }),
-        ),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "store timed out".into() })),
     }
 }
 
 /// Prometheus text exposition of every metric the process records.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

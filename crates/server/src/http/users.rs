@@ -47,20 +47,9 @@ async fn sign_up(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SignUpRequest>,
 ) -> Result<(StatusCode, Json<SignUpResponse>), AppError> {
-    let user = users::sign_up(
-        &state.store,
-        request.username.as_deref(),
-        request.name.as_deref(),
-    )
-    .await?;
+    let user = users::sign_up(&state.store, request.username.as_deref(), request.name.as_deref()).await?;
     let token = state.auth.issue(&user.id)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SignUpResponse {
-            user: to_wire(user, false),
-            token,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(SignUpResponse { user: to_wire(user, false), token })))
 }
 
 /// The caller.

@@ -33,9 +33,7 @@ impl Broker for LocalBroker {
     fn publish(&self, room: &str, frame: Frame) {
         let started = std::time::Instant::now();
         self.registry.deliver(room, &frame);
-        crate::telemetry::ws()
-            .fanout_seconds
-            .record(started.elapsed().as_secs_f64());
+        crate::telemetry::ws().fanout_seconds.record(started.elapsed().as_secs_f64());
     }
 
     fn join_user(&self, user_id: &str, room: &str) {

@@ -73,22 +73,17 @@ impl Connection {
     /// Records a sign of life from the client (any frame, including pongs).
     pub fn touch(&self) {
         let elapsed = u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
-        self.last_activity_us
-            .fetch_max(elapsed + 1, Ordering::Relaxed);
+        self.last_activity_us.fetch_max(elapsed + 1, Ordering::Relaxed);
     }
 
     /// When the client was last heard from (the opening counts).
     pub fn last_activity(&self) -> Instant {
-        self.opened
-            + std::time::Duration::from_micros(self.last_activity_us.load(Ordering::Relaxed))
+        self.opened + std::time::Duration::from_micros(self.last_activity_us.load(Ordering::Relaxed))
     }
 
     /// Adds `room` to the connection's room list; false if it was already there.
     pub(super) fn add_room(&self, room: &str) -> bool {
-        let mut rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if rooms.iter().any(|r| &**r == room) {
             return false;
         }
@@ -98,10 +93,7 @@ impl Connection {
 
     /// Removes `room` from the connection's room list; false if it was not there.
     pub(super) fn remove_room(&self, room: &str) -> bool {
-        let mut rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = rooms.len();
         rooms.retain(|r| &**r != room);
         rooms.len() != before
@@ -109,33 +101,17 @@ impl Connection {
 
     /// Takes the whole room list (when the connection goes away).
     pub(super) fn take_rooms(&self) -> Vec<Box<str>> {
-        std::mem::take(
-            &mut *self
-                .rooms
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        std::mem::take(&mut *self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// The rooms this connection is in whose name starts with `prefix`.
     pub fn rooms_with_prefix(&self, prefix: &str) -> Vec<Box<str>> {
-        let rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rooms
-            .iter()
-            .filter(|room| room.starts_with(prefix))
-            .cloned()
-            .collect()
+        let rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rooms.iter().filter(|room| room.starts_with(prefix)).cloned().collect()
     }
 
     /// Whether the connection is subscribed to `room`.
     pub fn in_room(&self, room: &str) -> bool {
-        self.rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .any(|r| &**r == room)
+        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|r| &**r == room)
     }
 }

@@ -50,9 +50,7 @@ pub struct Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub")
-            .field("registry", &self.registry)
-            .finish_non_exhaustive()
+        f.debug_struct("Hub").field("registry", &self.registry).finish_non_exhaustive()
     }
 }
 

@@ -75,17 +75,11 @@ pub struct OutboundQueue {
 impl OutboundQueue {
     /// An empty queue holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Self {
-        Self {
-            state: Mutex::default(),
-            notify: Notify::new(),
-            capacity: capacity.max(1),
-        }
+        Self { state: Mutex::default(), notify: Notify::new(), capacity: capacity.max(1) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Appends `frame` without waiting. On overflow the backlog is freed and the queue starts
@@ -177,10 +171,7 @@ mod tests {
         assert_eq!(queue.push(frame("b")), Push::Queued);
         let mut batch = VecDeque::new();
         assert_eq!(queue.next_batch(&mut batch).await, None);
-        assert_eq!(
-            batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
+        assert_eq!(batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[tokio::test]
@@ -191,10 +182,7 @@ mod tests {
         assert_eq!(queue.push(frame("c")), Push::Overflowed);
         assert_eq!(queue.push(frame("d")), Push::Closed);
         let mut batch = VecDeque::new();
-        assert_eq!(
-            queue.next_batch(&mut batch).await,
-            Some(CloseReason::SlowConsumer)
-        );
+        assert_eq!(queue.next_batch(&mut batch).await, Some(CloseReason::SlowConsumer));
         assert!(batch.is_empty(), "backlog freed");
     }
 
@@ -205,14 +193,8 @@ mod tests {
         queue.close(CloseReason::RateLimited);
         assert_eq!(queue.push(frame("late")), Push::Closed);
         let mut batch = VecDeque::new();
-        assert_eq!(
-            queue.next_batch(&mut batch).await,
-            Some(CloseReason::RateLimited)
-        );
-        assert_eq!(
-            batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            ["last words"]
-        );
+        assert_eq!(queue.next_batch(&mut batch).await, Some(CloseReason::RateLimited));
+        assert_eq!(batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(), ["last words"]);
     }
 
     #[tokio::test]

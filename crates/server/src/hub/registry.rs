@@ -70,9 +70,7 @@ impl Registry {
         entry.connections.push(connection.clone());
         if entry.connections.len() == 1 {
             entry.generation = self.next_generation();
-            Presence::WentOnline {
-                generation: entry.generation,
-            }
+            Presence::WentOnline { generation: entry.generation }
         } else {
             Presence::Unchanged
         }
@@ -92,9 +90,7 @@ impl Registry {
         entry.connections.retain(|c| c.id() != connection.id());
         if before > 0 && entry.connections.is_empty() {
             entry.generation = self.next_generation();
-            Presence::WentOffline {
-                generation: entry.generation,
-            }
+            Presence::WentOffline { generation: entry.generation }
         } else {
             Presence::Unchanged
         }
@@ -120,20 +116,12 @@ impl Registry {
 
     /// Whether `user_id` has at least one connection on this node.
     pub fn is_online(&self, user_id: &str) -> bool {
-        self.inner
-            .users
-            .read(user_id)
-            .get(user_id)
-            .is_some_and(|entry| !entry.connections.is_empty())
+        self.inner.users.read(user_id).get(user_id).is_some_and(|entry| !entry.connections.is_empty())
     }
 
     /// The user's membership epoch (see [`Registry::join_user`]); 0 for unknown users.
     pub fn membership_epoch(&self, user_id: &str) -> u64 {
-        self.inner
-            .users
-            .read(user_id)
-            .get(user_id)
-            .map_or(0, |entry| entry.membership_epoch)
+        self.inner.users.read(user_id).get(user_id).map_or(0, |entry| entry.membership_epoch)
     }
 
     /// Subscribes one connection to `room`. False if it already was.
@@ -141,12 +129,7 @@ impl Registry {
         if !connection.add_room(room) {
             return false;
         }
-        self.inner
-            .rooms
-            .write(room)
-            .entry(room.into())
-            .or_default()
-            .push(connection.clone());
+        self.inner.rooms.write(room).entry(room.into()).or_default().push(connection.clone());
         true
     }
 
@@ -173,12 +156,7 @@ impl Registry {
 
     /// The user's connections on this node right now.
     pub fn connections_of(&self, user_id: &str) -> Vec<Arc<Connection>> {
-        self.inner
-            .users
-            .read(user_id)
-            .get(user_id)
-            .map(|entry| entry.connections.clone())
-            .unwrap_or_default()
+        self.inner.users.read(user_id).get(user_id).map(|entry| entry.connections.clone()).unwrap_or_default()
     }
 
     /// Subscribes every connection of `user_id` on this node to `room` and bumps the user's
@@ -239,11 +217,7 @@ mod tests {
         let mut batch = VecDeque::new();
         connection.send(Frame::from_static("end"));
         connection.queue().next_batch(&mut batch).await;
-        batch
-            .iter()
-            .map(|f| f.as_str().to_owned())
-            .filter(|f| f != "end")
-            .collect()
+        batch.iter().map(|f| f.as_str().to_owned()).filter(|f| f != "end").collect()
     }
 
     #[test]
@@ -254,10 +228,7 @@ mod tests {
         assert_eq!(registry.register(&b), Presence::Unchanged);
         assert!(registry.is_online("u"));
         assert_eq!(registry.unregister(&a), Presence::Unchanged);
-        assert!(matches!(
-            registry.unregister(&b),
-            Presence::WentOffline { .. }
-        ));
+        assert!(matches!(registry.unregister(&b), Presence::WentOffline { .. }));
         assert!(!registry.is_online("u"));
     }
 
@@ -265,19 +236,10 @@ mod tests {
     fn stale_announcements_are_skipped() {
         let registry = Registry::default();
         let a = connection("u");
-        let Presence::WentOnline { generation: online } = registry.register(&a) else {
-            panic!()
-        };
-        let Presence::WentOffline {
-            generation: offline,
-        } = registry.unregister(&a)
-        else {
-            panic!()
-        };
+        let Presence::WentOnline { generation: online } = registry.register(&a) else { panic!() };
+        let Presence::WentOffline { generation: offline } = registry.unregister(&a) else { panic!() };
         let b = connection("u");
-        let Presence::WentOnline { generation: again } = registry.register(&b) else {
-            panic!()
-        };
+        let Presence::WentOnline { generation: again } = registry.register(&b) else { panic!() };
         assert!(!registry.announce("u", online, || {}), "superseded");
         assert!(!registry.announce("u", offline, || {}), "superseded");
         assert!(registry.announce("u", again, || {}));

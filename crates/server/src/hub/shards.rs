@@ -21,10 +21,7 @@ pub struct Shards<V> {
 
 impl<V> Default for Shards<V> {
     fn default() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            hasher: RandomState::new(),
-        }
+        Self { shards: (0..SHARDS).map(|_| RwLock::default()).collect(), hasher: RandomState::new() }
     }
 }
 
@@ -38,15 +35,11 @@ impl<V> Shards<V> {
     /// Read access to the shard holding `key`. A poisoned lock (a panic while writing) is
     /// recovered: the maps stay structurally valid under panics in our code paths.
     pub fn read(&self, key: &str) -> RwLockReadGuard<'_, HashMap<Box<str>, V>> {
-        self.shard(key)
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shard(key).read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Write access to the shard holding `key`.
     pub fn write(&self, key: &str) -> RwLockWriteGuard<'_, HashMap<Box<str>, V>> {
-        self.shard(key)
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shard(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -23,9 +23,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Engine::Postgres(connect_postgres(url).await?)
         } else {
-            return Err(StoreError::InvalidUrl(format!(
-                "`{url}`: expected sqlite://PATH or postgres://USER@HOST/DB"
-            )));
+            return Err(StoreError::InvalidUrl(format!("`{url}`: expected sqlite://PATH or postgres://USER@HOST/DB")));
         };
         Ok(Self { engine })
     }
@@ -51,13 +49,8 @@ async fn connect_sqlite(url: &str) -> Result<sqlx::SqlitePool, StoreError> {
 }
 
 async fn connect_postgres(url: &str) -> Result<sqlx::PgPool, StoreError> {
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::InvalidUrl(format!("`{url}`: {e}")))?;
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await?;
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(format!("`{url}`: {e}")))?;
+    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(ACQUIRE_TIMEOUT).connect_with(options).await?;
     sqlx::migrate!("migrations/postgres").run(&pool).await?;
     Ok(pool)
 }

@@ -31,25 +31,19 @@ pub(crate) trait BeginWrite {
     /// The engine.
     type Db: sqlx::Database;
     /// Starts a write transaction.
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
 }
 
 impl BeginWrite for Pool<Sqlite> {
     type Db = Sqlite;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
         self.begin_with("BEGIN IMMEDIATE")
     }
 }
 
 impl BeginWrite for Pool<Postgres> {
     type Db = Postgres;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
         self.begin()
     }
 }
@@ -102,31 +96,20 @@ impl Store {
     /// Where `room`'s log stands (all zeros for a room without events).
     pub async fn room_log(&self, room: &str) -> Result<RoomLog, StoreError> {
         on_pool!(self, |pool| {
-            let log = sqlx::query_as::<_, RoomLog>(
-                "SELECT last_seq, pruned_through FROM rooms WHERE room = $1",
-            )
-            .bind(room)
-            .fetch_optional(pool)
-            .await?;
+            let log = sqlx::query_as::<_, RoomLog>("SELECT last_seq, pruned_through FROM rooms WHERE room = $1")
+                .bind(room)
+                .fetch_optional(pool)
+                .await?;
             Ok(log.unwrap_or_default())
         })
     }
 
     /// Up to `limit` events of `room` with seq greater than `after`, oldest first.
-    pub async fn events_after(
-        &self,
-        room: &str,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        const SQL: &str = "SELECT seq, created_at, frame FROM events WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+    pub async fn events_after(&self, room: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        const SQL: &str =
+            "SELECT seq, created_at, frame FROM events WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3";
         on_pool!(self, |pool| {
-            Ok(sqlx::query_as::<_, StoredEvent>(SQL)
-                .bind(room)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?)
+            Ok(sqlx::query_as::<_, StoredEvent>(SQL).bind(room).bind(after).bind(limit).fetch_all(pool).await?)
         })
     }
 

@@ -4,12 +4,7 @@ use super::{Store, StoreError, UserRecord, on_pool};
 
 impl Store {
     /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
-    pub async fn add_member(
-        &self,
-        room: &str,
-        user_id: &str,
-        joined_at: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn add_member(&self, room: &str, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
             let result = sqlx::query(
                 "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
@@ -26,14 +21,9 @@ impl Store {
 
     /// Whether `user_id` is a member of `room`.
     pub async fn is_member(&self, room: &str, user_id: &str) -> Result<bool, StoreError> {
-        const SQL: &str =
-            "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
+        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
         on_pool!(self, |pool| {
-            Ok(sqlx::query_scalar::<_, bool>(SQL)
-                .bind(room)
-                .bind(user_id)
-                .fetch_one(pool)
-                .await?)
+            Ok(sqlx::query_scalar::<_, bool>(SQL).bind(room).bind(user_id).fetch_one(pool).await?)
         })
     }
 
@@ -58,11 +48,6 @@ impl Store {
                                JOIN room_members other ON other.room = mine.room \
                                WHERE mine.user_id = $1) \
                            ORDER BY u.id";
-        on_pool!(self, |pool| {
-            Ok(sqlx::query_as::<_, UserRecord>(SQL)
-                .bind(user_id)
-                .fetch_all(pool)
-                .await?)
-        })
+        on_pool!(self, |pool| { Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).fetch_all(pool).await?) })
     }
 }

@@ -36,42 +36,24 @@ impl Store {
 
     /// The user with this id, if any.
     pub async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        const SQL: &str =
-            "SELECT id, username, name, created_at, last_online FROM users WHERE id = $1";
-        on_pool!(self, |pool| {
-            Ok(sqlx::query_as::<_, UserRecord>(SQL)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?)
-        })
+        const SQL: &str = "SELECT id, username, name, created_at, last_online FROM users WHERE id = $1";
+        on_pool!(self, |pool| { Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(id).fetch_optional(pool).await?) })
     }
 
     /// Sets the username of `id` and returns the updated row, or `None` if there is no such
     /// user. Fails with [`StoreError::Conflict`] if another user has it (ignoring case).
-    pub async fn set_username(
-        &self,
-        id: &str,
-        username: &str,
-    ) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn set_username(&self, id: &str, username: &str) -> Result<Option<UserRecord>, StoreError> {
         const SQL: &str = "UPDATE users SET username = $1 WHERE id = $2 \
                            RETURNING id, username, name, created_at, last_online";
         on_pool!(self, |pool| {
-            Ok(sqlx::query_as::<_, UserRecord>(SQL)
-                .bind(username)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?)
+            Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(username).bind(id).fetch_optional(pool).await?)
         })
     }
 
     /// Records that `id`'s last connection closed at `at` (unix ms). The only presence write.
     pub async fn set_last_online(&self, id: &str, at: i64) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            sqlx::query("UPDATE users SET last_online = $1 WHERE id = $2")
-                .bind(at)
-                .bind(id)
-                .execute(pool)
-                .await?;
+            sqlx::query("UPDATE users SET last_online = $1 WHERE id = $2").bind(at).bind(id).execute(pool).await?;
             Ok(())
         })
     }

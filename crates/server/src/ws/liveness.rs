@@ -29,12 +29,7 @@ pub struct Liveness {
 impl Liveness {
     /// Starts the schedule at `now`: first ping one interval later.
     pub fn new(now: Instant, interval: Duration, timeout: Duration) -> Self {
-        Self {
-            interval,
-            timeout,
-            next_ping: now + interval,
-            outstanding_since: None,
-        }
+        Self { interval, timeout, next_ping: now + interval, outstanding_since: None }
     }
 
     /// The next instant at which [`Liveness::on_deadline`] has something to decide.
@@ -116,10 +111,7 @@ mod tests {
         let dies_at = Duration::from_millis(650);
         let (_, stale) = drive(dies_at, Duration::from_secs(5)).await;
         let detected = stale.expect("stale");
-        assert!(
-            detected > dies_at && detected <= dies_at + INTERVAL + TIMEOUT,
-            "{detected:?}"
-        );
+        assert!(detected > dies_at && detected <= dies_at + INTERVAL + TIMEOUT, "{detected:?}");
     }
 
     #[tokio::test(start_paused = true)]

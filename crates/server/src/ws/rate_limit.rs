@@ -30,9 +30,7 @@ pub struct RateGuard<C: Clock = MonotonicClock> {
 
 impl<C: Clock> std::fmt::Debug for RateGuard<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateGuard")
-            .field("strikes", &self.strikes)
-            .finish_non_exhaustive()
+        f.debug_struct("RateGuard").field("strikes", &self.strikes).finish_non_exhaustive()
     }
 }
 
@@ -48,10 +46,7 @@ impl<C: Clock + Clone> RateGuard<C> {
     pub fn with_clock(per_second: u32, burst: u32, clock: &C) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self {
-            limiter: RateLimiter::direct_with_clock(quota, clock.clone()),
-            strikes: 0,
-        }
+        Self { limiter: RateLimiter::direct_with_clock(quota, clock.clone()), strikes: 0 }
     }
 
     /// Judges one incoming frame.
@@ -61,11 +56,7 @@ impl<C: Clock + Clone> RateGuard<C> {
             return Verdict::Allow;
         }
         self.strikes += 1;
-        if self.strikes >= MAX_STRIKES {
-            Verdict::Disconnect
-        } else {
-            Verdict::Refuse
-        }
+        if self.strikes >= MAX_STRIKES { Verdict::Disconnect } else { Verdict::Refuse }
     }
 }
 
@@ -88,11 +79,7 @@ mod tests {
         assert_eq!(guard.check(), Verdict::Refuse);
         clock.advance(Duration::from_secs(1));
         for _ in 0..5 {
-            assert_eq!(
-                guard.check(),
-                Verdict::Allow,
-                "full burst back after burst/rate"
-            );
+            assert_eq!(guard.check(), Verdict::Allow, "full burst back after burst/rate");
         }
     }
 

@@ -47,12 +47,7 @@ where
             },
             Verdict::Refuse => {
                 metrics.rate_limited.increment(1);
-                reply_error(
-                    session,
-                    ErrorCode::RateLimited,
-                    "too many frames; slow down",
-                    None,
-                );
+                reply_error(session, ErrorCode::RateLimited, "too many frames; slow down", None);
             }
             Verdict::Disconnect => return CloseReason::RateLimited,
         }
@@ -64,9 +59,9 @@ fn classify(error: axum::Error) -> CloseReason {
     match error.into_inner().downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
         // A peer that vanishes without a close handshake is a disconnect, not a violation.
-        Some(tungstenite::Error::Protocol(
-            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-        )) => CloseReason::Clean,
+        Some(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
+            CloseReason::Clean
+        }
         Some(tungstenite::Error::Protocol(_)) => CloseReason::ProtocolError,
         _ => CloseReason::Clean,
     }
@@ -83,9 +78,7 @@ async fn handle_text(session: &Session, text: &str) {
                 session.connection.send(encode(&frame));
             }
             if let Some(reference) = message.reference {
-                session
-                    .connection
-                    .send(encode(&ServerFrame::Ack { reference }));
+                session.connection.send(encode(&ServerFrame::Ack { reference }));
             }
         }
         Err(error) => {
@@ -107,52 +100,26 @@ async fn handle_text(session: &Session, text: &str) {
 }
 
 fn reply_error(session: &Session, code: ErrorCode, message: &str, reference: Option<Value>) {
-    session.connection.send(encode(&ServerFrame::Error {
-        code,
-        message: message.to_owned(),
-        reference,
-    }));
+    session.connection.send(encode(&ServerFrame::Error { code, message: message.to_owned(), reference }));
 }
 
 /// Parses one text frame, telling apart malformed JSON, an unknown `type` and a bad field.
 pub fn decode(text: &str) -> Result<ClientMessage, (ErrorCode, String, Option<Value>)> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        (
-            ErrorCode::InvalidJson,
-            format!("frame is not valid JSON: {e}"),
-            None,
-        )
-    })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| (ErrorCode::InvalidJson, format!("frame is not valid JSON: {e}"), None))?;
     let Some(object) = value.as_object() else {
-        return Err((
-            ErrorCode::InvalidFrame,
-            "a frame is a JSON object with a \"type\"".into(),
-            None,
-        ));
+        return Err((ErrorCode::InvalidFrame, "a frame is a JSON object with a \"type\"".into(), None));
     };
     let reference = object.get("ref").cloned();
     let Some(kind) = object.get("type").and_then(Value::as_str) else {
-        return Err((
-            ErrorCode::InvalidFrame,
-            "the frame has no string \"type\"".into(),
-            reference,
-        ));
+        return Err((ErrorCode::InvalidFrame, "the frame has no string \"type\"".into(), reference));
     };
     if !ClientFrame::TYPES.contains(&kind) {
-        return Err((
-            ErrorCode::UnknownType,
-            format!("unknown frame type `{kind}`"),
-            reference,
-        ));
+        return Err((ErrorCode::UnknownType, format!("unknown frame type `{kind}`"), reference));
     }
     let kind = kind.to_owned();
-    serde_json::from_value(value).map_err(|e| {
-        (
-            ErrorCode::InvalidFrame,
-            format!("invalid `{kind}` frame: {e}"),
-            reference,
-        )
-    })
+    serde_json::from_value(value)
+        .map_err(|e| (ErrorCode::InvalidFrame, format!("invalid `{kind}` frame: {e}"), reference))
 }
 
 #[cfg(test)]
@@ -163,21 +130,12 @@ mod tests {
     fn decode_tells_errors_apart() {
         assert_eq!(decode("{nope").unwrap_err().0, ErrorCode::InvalidJson);
         assert_eq!(decode("[1]").unwrap_err().0, ErrorCode::InvalidFrame);
-        assert_eq!(
-            decode(r#"{"ref":1}"#).unwrap_err().0,
-            ErrorCode::InvalidFrame
-        );
+        assert_eq!(decode(r#"{"ref":1}"#).unwrap_err().0, ErrorCode::InvalidFrame);
         let (code, _, reference) = decode(r#"{"type":"dance","ref":"r1"}"#).unwrap_err();
-        assert_eq!(
-            (code, reference),
-            (ErrorCode::UnknownType, Some(Value::from("r1")))
-        );
+        assert_eq!((code, reference), (ErrorCode::UnknownType, Some(Value::from("r1"))));
         let (code, message, _) = decode(r#"{"type":"subscribe"}"#).unwrap_err();
         assert_eq!(code, ErrorCode::InvalidFrame);
         assert!(message.contains("room"), "{message}");
-        assert_eq!(
-            decode(r#"{"type":"list_users"}"#).unwrap().frame,
-            ClientFrame::ListUsers
-        );
+        assert_eq!(decode(r#"{"type":"list_users"}"#).unwrap().frame, ClientFrame::ListUsers);
     }
 }

@@ -53,25 +53,16 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
     };
     let connection = Arc::new(Connection::new(&user.id, state.config.ws_queue_capacity));
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
-    live(sink, stream, connection, auth_ref, state)
-        .instrument(span)
-        .await;
+    live(sink, stream, connection, auth_ref, state).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
-async fn live(
-    sink: Sink,
-    stream: Stream,
-    connection: Arc<Connection>,
-    auth_ref: Option<Value>,
-    state: AppState,
-) {
+async fn live(sink: Sink, stream: Stream, connection: Arc<Connection>, auth_ref: Option<Value>, state: AppState) {
     let user_id = connection.user_id().to_owned();
     connection.send(encode(&ServerFrame::Connected {
         user_id: user_id.clone(),
         connection_id: connection.id().to_string(),
-        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis())
-            .unwrap_or(u64::MAX),
+        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
     }));
     if let Some(reference) = auth_ref {
         connection.send(encode(&ServerFrame::Ack { reference }));
@@ -85,15 +76,10 @@ async fn live(
     Box::pin(join_rooms(&state, &connection)).await;
     if came_online != Presence::Unchanged {
         let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
-        state
-            .tasks
-            .spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
+        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
     }
 
-    let session = Session {
-        connection: connection.clone(),
-        state: state.clone(),
-    };
+    let session = Session { connection: connection.clone(), state: state.clone() };
     let settings = WriterSettings {
         heartbeat_interval: state.config.heartbeat_interval,
         heartbeat_timeout: state.config.heartbeat_timeout,
@@ -113,13 +99,7 @@ async fn live(
     let went_offline = state.hub.registry().unregister(&connection);
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
-    Box::pin(presence::announce(
-        &state.store,
-        &state.hub,
-        &user_id,
-        went_offline,
-    ))
-    .await;
+    Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline)).await;
 }
 
 /// Why a connection was not admitted: the message for the `error` frame, the frame's `ref`,
@@ -132,11 +112,7 @@ struct Refusal {
 
 impl Refusal {
     fn unauthorized(message: impl Into<String>, reference: Option<Value>) -> Self {
-        Self {
-            message: message.into(),
-            reference,
-            close_code: close_code::UNAUTHORIZED,
-        }
+        Self { message: message.into(), reference, close_code: close_code::UNAUTHORIZED }
     }
 }
 
@@ -151,15 +127,9 @@ async fn refuse(sink: &mut Sink, refusal: Refusal) {
             };
             let _ = sink.send(Message::Text(encode(&error))).await;
         }
-        let reason = if refusal.close_code == close_code::UNAUTHORIZED {
-            "unauthorized"
-        } else {
-            "server shutting down"
-        };
-        let close = CloseFrame {
-            code: refusal.close_code,
-            reason: Utf8Bytes::from_static(reason),
-        };
+        let reason =
+            if refusal.close_code == close_code::UNAUTHORIZED { "unauthorized" } else { "server shutting down" };
+        let close = CloseFrame { code: refusal.close_code, reason: Utf8Bytes::from_static(reason) };
         let _ = sink.send(Message::Close(Some(close))).await;
     })
     .await;
@@ -167,10 +137,7 @@ async fn refuse(sink: &mut Sink, refusal: Refusal) {
 
 /// Waits (at most 5 s, and not past shutdown) for `{"type":"auth","token":...}` and
 /// authenticates it. Returns the user and the frame's `ref`.
-async fn first_frame_auth(
-    stream: &mut Stream,
-    state: &AppState,
-) -> Result<(UserRecord, Option<Value>), Refusal> {
+async fn first_frame_auth(stream: &mut Stream, state: &AppState) -> Result<(UserRecord, Option<Value>), Refusal> {
     let first = async {
         loop {
             match stream.next().await {
@@ -183,9 +150,7 @@ async fn first_frame_auth(
                     return Err("connection closed before authenticating");
                 }
                 Some(Err(_)) => {
-                    return Err(
-                        "unreadable or oversized first frame; send {\"type\":\"auth\",\"token\":...}",
-                    );
+                    return Err("unreadable or oversized first frame; send {\"type\":\"auth\",\"token\":...}");
                 }
             }
         }
@@ -200,8 +165,7 @@ async fn first_frame_auth(
             return Err(Refusal { message: String::new(), reference: None, close_code: close_code::GOING_AWAY });
         }
     };
-    let message = reader::decode(&text)
-        .map_err(|(_, message, reference)| Refusal::unauthorized(message, reference))?;
+    let message = reader::decode(&text).map_err(|(_, message, reference)| Refusal::unauthorized(message, reference))?;
     let ClientFrame::Auth { token } = message.frame else {
         return Err(Refusal::unauthorized(
             "the first frame must be {\"type\":\"auth\",\"token\":...}",

@@ -49,15 +49,9 @@ fn check_origin(allowed: &[String], headers: &HeaderMap) -> Result<(), AppError>
         return Ok(());
     }
     let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-    if allowed
-        .iter()
-        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
-    {
+    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
         Ok(())
     } else {
-        Err(DomainError::Forbidden(format!(
-            "origin `{origin}` is not allowed to open WebSockets"
-        ))
-        .into())
+        Err(DomainError::Forbidden(format!("origin `{origin}` is not allowed to open WebSockets")).into())
     }
 }

@@ -42,11 +42,7 @@ pub async fn run<S>(
 where
     S: Sink<Message> + Unpin,
 {
-    let mut liveness = Liveness::new(
-        Instant::now(),
-        settings.heartbeat_interval,
-        settings.heartbeat_timeout,
-    );
+    let mut liveness = Liveness::new(Instant::now(), settings.heartbeat_interval, settings.heartbeat_timeout);
     let mut batch: VecDeque<Frame> = VecDeque::new();
     let reason = loop {
         tokio::select! {
@@ -131,10 +127,7 @@ where
         // The client closed (its close was already answered) or the stream broke.
         CloseReason::Clean => None,
         CloseReason::Stale => Some((close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout")),
-        CloseReason::SlowConsumer => Some((
-            close_code::SLOW_CONSUMER,
-            "slow consumer: reconnect and resume",
-        )),
+        CloseReason::SlowConsumer => Some((close_code::SLOW_CONSUMER, "slow consumer: reconnect and resume")),
         CloseReason::RateLimited => Some((close_code::POLICY_VIOLATION, "rate limit exceeded")),
         CloseReason::TooBig => Some((close_code::MESSAGE_TOO_BIG, "message too big")),
         CloseReason::ProtocolError => Some((close_code::PROTOCOL_ERROR, "protocol error")),
@@ -146,12 +139,7 @@ where
     };
     let _ = timeout(grace, async {
         if let Some((code, text)) = frame {
-            let _ = sink
-                .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from_static(text),
-                })))
-                .await;
+            let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(text) }))).await;
         }
         let _ = sink.close().await;
     })

@@ -34,23 +34,15 @@ impl TestDb {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("tandem.db").display());
-                Some(Self {
-                    url,
-                    _dir: Some(dir),
-                    pg_schema: None,
-                })
+                Some(Self { url, _dir: Some(dir), pg_schema: None })
             }
             Engine::Postgres => {
                 let Ok(base) = std::env::var("TANDEM_TEST_POSTGRES_URL") else {
-                    eprintln!(
-                        "SKIPPED (PostgreSQL half): TANDEM_TEST_POSTGRES_URL is not set; .ci/run sets it"
-                    );
+                    eprintln!("SKIPPED (PostgreSQL half): TANDEM_TEST_POSTGRES_URL is not set; .ci/run sets it");
                     return None;
                 };
                 let schema = format!("t_{:016x}", rand_u64());
-                let admin = sqlx::PgPool::connect(&base)
-                    .await
-                    .expect("connect to TANDEM_TEST_POSTGRES_URL");
+                let admin = sqlx::PgPool::connect(&base).await.expect("connect to TANDEM_TEST_POSTGRES_URL");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                     .execute(&admin)
                     .await
@@ -58,11 +50,7 @@ impl TestDb {
                 admin.close().await;
                 let separator = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{separator}options[search_path]={schema}");
-                Some(Self {
-                    url,
-                    _dir: None,
-                    pg_schema: Some((base, schema)),
-                })
+                Some(Self { url, _dir: None, pg_schema: Some((base, schema)) })
             }
         }
     }
@@ -75,17 +63,12 @@ impl Drop for TestDb {
         };
         // Drop runs inside the test's runtime; use a thread with its own runtime to clean up.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 if let Ok(admin) = sqlx::PgPool::connect(&base).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&admin)
-                    .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                        .execute(&admin)
+                        .await;
                     admin.close().await;
                 }
             });
@@ -121,10 +104,7 @@ impl TestServer {
     }
 
     /// Starts a server on `engine` after `configure` adjusted the defaults.
-    pub async fn start_with(
-        engine: Engine,
-        configure: impl FnOnce(&mut ServeConfig),
-    ) -> Option<Self> {
+    pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut ServeConfig)) -> Option<Self> {
         let db = TestDb::new(engine).await?;
         let server = Self::start_on(&db.url, |config| {
             config.jwt_secret = Some(TEST_SECRET.into());
@@ -182,13 +162,7 @@ impl TestServer {
 
     /// Sends `method path` with an optional bearer token and JSON body; returns status and body
     /// (`Value::Null` for an empty body).
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
@@ -200,11 +174,7 @@ impl TestServer {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("JSON body")
-        };
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
         (status, value)
     }
 
@@ -237,9 +207,7 @@ impl TestServer {
 
     /// Opens a WebSocket authenticated with `?token=` and consumes its `connected` frame.
     pub async fn connect(&self, token: &str) -> WsClient {
-        let mut client = WsClient::open(&self.ws_url(&format!("?token={token}")))
-            .await
-            .expect("upgrade");
+        let mut client = WsClient::open(&self.ws_url(&format!("?token={token}"))).await.expect("upgrade");
         client.expect("connected").await;
         client
     }
@@ -248,10 +216,7 @@ impl TestServer {
     /// their APIs; the real-time core's tests only need the membership).
     pub async fn add_members(&self, room: &str, user_ids: &[&str]) {
         for user_id in user_ids {
-            self.store
-                .add_member(room, user_id, 0)
-                .await
-                .expect("add member");
+            self.store.add_member(room, user_id, 0).await.expect("add member");
         }
     }
 }
@@ -259,8 +224,7 @@ impl TestServer {
 /// How long a test waits for an expected frame before failing.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A test WebSocket client speaking JSON frames.
 pub struct WsClient {
@@ -284,16 +248,12 @@ impl WsClient {
     }
 
     /// Performs the upgrade with extra headers.
-    pub async fn open_with(
-        url: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+    pub async fn open_with(url: &str, headers: &[(&str, &str)]) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = url.into_client_request()?;
         for (name, value) in headers {
             request.headers_mut().insert(
-                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
-                    .expect("header name"),
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
                 value.parse().expect("header value"),
             );
         }
@@ -304,21 +264,13 @@ impl WsClient {
     /// Sends a JSON frame.
     pub async fn send(&mut self, frame: Value) {
         use futures_util::SinkExt;
-        self.socket
-            .send(tokio_tungstenite::tungstenite::Message::text(
-                frame.to_string(),
-            ))
-            .await
-            .expect("send");
+        self.socket.send(tokio_tungstenite::tungstenite::Message::text(frame.to_string())).await.expect("send");
     }
 
     /// Sends raw text.
     pub async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
-        self.socket
-            .send(tokio_tungstenite::tungstenite::Message::text(text))
-            .await
-            .expect("send");
+        self.socket.send(tokio_tungstenite::tungstenite::Message::text(text)).await.expect("send");
     }
 
     /// The next JSON frame other than the server's heartbeat `ping`, within [`WAIT`].
@@ -334,9 +286,7 @@ impl WsClient {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
-            let message = tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .expect("a frame within 5 s");
+            let message = tokio::time::timeout(WAIT, self.socket.next()).await.expect("a frame within 5 s");
             match message {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).expect("server frames are JSON");
@@ -356,10 +306,7 @@ impl WsClient {
     /// Asserts the next frame has type `kind` and returns it.
     pub async fn expect(&mut self, kind: &str) -> Value {
         let frame = self.next().await;
-        assert_eq!(
-            frame["type"], kind,
-            "expected a `{kind}` frame, got {frame}"
-        );
+        assert_eq!(frame["type"], kind, "expected a `{kind}` frame, got {frame}");
         frame
     }
 
@@ -391,10 +338,7 @@ impl WsClient {
     pub async fn assert_nothing_pending(&mut self) {
         self.send(json!({"type": "ping"})).await;
         let frame = self.next().await;
-        assert_eq!(
-            frame["type"], "pong",
-            "unexpected frame before pong: {frame}"
-        );
+        assert_eq!(frame["type"], "pong", "unexpected frame before pong: {frame}");
     }
 }
 
@@ -403,12 +347,7 @@ pub fn assert_error(response: &(u16, Value), status: u16, code: &str) {
     let (actual_status, body) = response;
     assert_eq!(*actual_status, status, "status; body = {body}");
     assert_eq!(body["error"]["code"], code, "error code; body = {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "message; body = {body}"
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message; body = {body}");
 }
 
 /// Defines each `async fn name(engine: Engine)` test twice: `sqlite::name` and `postgres::name`.

@@ -27,8 +27,6 @@ pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, Do
         ClientFrame::ListUsers => presence::list_users(session).await,
         ClientFrame::Ping => Ok(keepalive::ping()),
         ClientFrame::Pong => Ok(Reply::Done),
-        ClientFrame::Auth { .. } => Err(DomainError::Invalid(
-            "this connection is already authenticated".into(),
-        )),
+        ClientFrame::Auth { .. } => Err(DomainError::Invalid("this connection is already authenticated".into())),
     }
 }

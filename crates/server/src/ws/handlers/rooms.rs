@@ -7,11 +7,7 @@ use crate::ws::session::Session;
 /// Joins `room` after the domain authorised it. Joining a room one is already in is a no-op.
 pub async fn subscribe(session: &Session, room: &str) -> Result<Reply, DomainError> {
     rooms::authorize(&session.state.store, session.connection.user_id(), room).await?;
-    session
-        .state
-        .hub
-        .registry()
-        .subscribe(&session.connection, room);
+    session.state.hub.registry().subscribe(&session.connection, room);
     Ok(Reply::Done)
 }
 
@@ -23,12 +19,7 @@ pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> 
             "`{room}` follows your membership and cannot be unsubscribed; only draft: and canvas: rooms can"
         )));
     }
-    if session
-        .state
-        .hub
-        .registry()
-        .unsubscribe(&session.connection, room)
-    {
+    if session.state.hub.registry().unsubscribe(&session.connection, room) {
         Ok(Reply::Done)
     } else {
         Err(DomainError::NotFound("subscription"))
