@@ -67,3 +67,29 @@ pub struct UserList {
     /// Collaborators, ordered by id.
     pub users: Vec<User>,
 }
+
+/// `GET /api/v1/rooms/{room}/events`: durable events after a cursor, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventPage {
+    /// The room.
+    pub room: String,
+    /// Events exactly as sent on the WebSocket (each carries `room`, `seq`, `timestamp`).
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Box<serde_json::value::RawValue>>,
+    /// The room's newest seq: the cursor to use next when `events` is empty.
+    pub last_seq: i64,
+    /// The history no longer reaches back to `after` (or `after` is ahead of the log): refetch
+    /// the object and continue from `last_seq`.
+    pub resync_required: bool,
+}
+
+/// Answer to `POST /api/v1/rooms/{room}/publish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PublishedEvent {
+    /// The room.
+    pub room: String,
+    /// The event's seq.
+    pub seq: i64,
+    /// The event's timestamp, unix ms.
+    pub timestamp: i64,
+}

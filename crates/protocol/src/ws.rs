@@ -4,8 +4,13 @@
 //! [`ServerFrame::Ack`] or an [`ServerFrame::Error`] carrying the same `ref`.
 //! Server event timestamps (`timestamp`) are unix milliseconds.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Resume cursors: for each room, the seq of the last durable event the client has.
+pub type Cursors = BTreeMap<String, i64>;
 
 use crate::ErrorCode;
 
@@ -18,11 +23,22 @@ pub enum ClientFrame {
     Auth {
         /// Bearer token.
         token: String,
+        /// Cursors to resume from: events after them are replayed before anything live.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Cursors>,
     },
     /// Start receiving a room that is joined while viewed (`draft:`, `canvas:`).
     Subscribe {
         /// Room name, e.g. `canvas:42`.
         room: String,
+        /// Replay the room's durable events after this seq first (exactly once, in order).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
+    },
+    /// Replay missed durable events of rooms this connection is in (or may view).
+    Resume {
+        /// Room → last seq the client has.
+        rooms: Cursors,
     },
     /// Stop receiving a room joined with `subscribe`.
     Unsubscribe {
@@ -39,7 +55,8 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
-    pub const TYPES: &'static [&'static str] = &["auth", "subscribe", "unsubscribe", "list_users", "ping", "pong"];
+    pub const TYPES: &'static [&'static str] =
+        &["auth", "subscribe", "unsubscribe", "resume", "list_users", "ping", "pong"];
 }
 
 /// A client frame with its optional correlation `ref`.
@@ -109,6 +126,15 @@ pub enum ServerFrame {
         /// When the change happened, unix ms.
         timestamp: i64,
     },
+    /// The room's history no longer reaches back to the client's cursor (pruned by retention,
+    /// or the cursor is ahead of the log): refetch the object by REST, then continue from
+    /// `last_seq`.
+    ResyncRequired {
+        /// The room.
+        room: String,
+        /// The room's newest seq when the resync was decided.
+        last_seq: i64,
+    },
     /// Answer to `list_users`: the caller's collaborators who are online now.
     OnlineUsers {
         /// Online collaborators.
@@ -148,7 +174,7 @@ mod tests {
         let message: ClientMessage =
             serde_json::from_value(json!({"type": "subscribe", "room": "canvas:1", "ref": 7})).unwrap();
         assert_eq!(message.reference, Some(json!(7)));
-        assert_eq!(message.frame, ClientFrame::Subscribe { room: "canvas:1".into() });
+        assert_eq!(message.frame, ClientFrame::Subscribe { room: "canvas:1".into(), after: None });
         let message: ClientMessage = serde_json::from_value(json!({"type": "list_users"})).unwrap();
         assert_eq!(message.frame, ClientFrame::ListUsers);
     }

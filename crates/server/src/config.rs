@@ -95,6 +95,24 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_WS_RATE_BURST", default_value_t = 200)]
     pub ws_rate_burst: u32,
 
+    /// API key an app backend presents (`Authorization: Bearer KEY`) to publish events into
+    /// rooms with `POST /api/v1/rooms/{room}/publish`. Repeat the flag (or comma-separate the
+    /// variable) for several keys; without any, the publish API is closed.
+    #[arg(long = "api-key", env = "TANDEM_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+
+    /// Durable events kept per room; older ones are pruned (clients behind them resync).
+    #[arg(long, env = "TANDEM_RETENTION_EVENTS", default_value_t = 1000)]
+    pub retention_events: i64,
+
+    /// Durable events older than this are pruned.
+    #[arg(long, env = "TANDEM_RETENTION_AGE", default_value = "24h", value_parser = parse_duration)]
+    pub retention_age: Duration,
+
+    /// How often the retention task prunes.
+    #[arg(long, env = "TANDEM_RETENTION_INTERVAL", default_value = "1m", value_parser = parse_duration)]
+    pub retention_interval: Duration,
+
     /// Largest accepted REST request body.
     #[arg(long, env = "TANDEM_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body_size: usize,

@@ -101,6 +101,7 @@ impl Server {
         let grace = state.config.shutdown_timeout;
         let store = state.store.clone();
         tasks.spawn(metrics_upkeep(state.metrics.clone(), shutdown.clone()));
+        tasks.spawn(retention(store.clone(), Retention::from(state.config.as_ref()), shutdown.clone()));
         tracing::info!(addr = %listener.local_addr()?, engine = store.engine_name(), "tandem listening");
 
         let app = http::router(state);
@@ -136,6 +137,47 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+/// What the retention task keeps.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    events_per_room: i64,
+    max_age: Duration,
+    interval: Duration,
+}
+
+impl From<&ServeConfig> for Retention {
+    fn from(config: &ServeConfig) -> Self {
+        Self {
+            events_per_room: config.retention_events,
+            max_age: config.retention_age,
+            interval: config.retention_interval,
+        }
+    }
+}
+
+/// Prunes the event log every `interval` until shutdown: events beyond the newest
+/// `events_per_room` of their room, and events older than `max_age`.
+async fn retention(store: Store, retention: Retention, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(retention.interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let max_age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = crate::clock::now_ms().saturating_sub(max_age_ms);
+        match store.prune_events(retention.events_per_room.max(0), cutoff).await {
+            Ok(0) => {}
+            Ok(removed) => {
+                crate::telemetry::events().pruned.increment(removed);
+                tracing::debug!(removed, "retention pruned events");
+            }
+            Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+        }
+    }
 }
 
 /// Runs the recorder's upkeep until shutdown, so histograms do not grow without bound.

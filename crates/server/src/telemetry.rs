@@ -92,3 +92,36 @@ pub fn ws_disconnected(reason: &'static str) {
     metrics::counter!("ws_disconnects_total", "reason" => reason).increment(1);
     ws().active.decrement(1.0);
 }
+
+/// Event-log metrics.
+#[derive(Debug)]
+pub struct EventMetrics {
+    /// `events_stored_total`: durable events appended to the log.
+    pub stored: Counter,
+    /// `event_replays_total`: replays served (resume, subscribe with `after`).
+    pub replays: Counter,
+    /// `events_replayed_total`: events sent by replays.
+    pub replayed: Counter,
+    /// `resync_required_total`: `resync_required` answers.
+    pub resyncs: Counter,
+    /// `long_polls_parked`: long polls waiting for an event right now.
+    pub long_polls_parked: Gauge,
+    /// `events_pruned_total`: events removed by retention.
+    pub pruned: Counter,
+}
+
+/// The event-log metrics handles (registered on first use).
+pub fn events() -> &'static EventMetrics {
+    static METRICS: OnceLock<EventMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        metrics_handle();
+        EventMetrics {
+            stored: metrics::counter!("events_stored_total"),
+            replays: metrics::counter!("event_replays_total"),
+            replayed: metrics::counter!("events_replayed_total"),
+            resyncs: metrics::counter!("resync_required_total"),
+            long_polls_parked: metrics::gauge!("long_polls_parked"),
+            pruned: metrics::counter!("events_pruned_total"),
+        }
+    })
+}

@@ -5,6 +5,7 @@
 //! (REST handlers, WebSocket frame handlers) translate the error once, at their edge.
 
 mod error;
+pub mod events;
 pub mod presence;
 pub mod rooms;
 pub mod users;

@@ -43,6 +43,36 @@ pub fn credentials<'a>(
     Ok(header("x-user-id").map(|id| Credentials::DevUserId(id.trim())))
 }
 
+/// An app backend authenticated with one of the `--api-key` values (`Authorization: Bearer`).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKey;
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.config.api_keys.is_empty() {
+            return Err(AuthError::Invalid("the publish API is closed: start the server with --api-key".into()).into());
+        }
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .ok_or(AuthError::Missing)?;
+        if state.config.api_keys.iter().any(|key| same_secret(key.as_bytes(), presented.as_bytes())) {
+            Ok(Self)
+        } else {
+            Err(AuthError::Invalid("unknown API key".into()).into())
+        }
+    }
+}
+
+/// Compares secrets in time independent of where they first differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// The token in an `Authorization: Bearer <token>` value (scheme matched case-insensitively).
 pub fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;

@@ -9,6 +9,7 @@ mod extract;
 mod middleware;
 mod openapi;
 mod ops;
+mod rooms;
 mod users;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::AppError;
-pub use extract::{AuthUser, JsonBody, credentials};
+pub use extract::{ApiKey, AuthUser, JsonBody, credentials};
 
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
@@ -53,8 +54,9 @@ pub struct AppState {
 /// `/readyz`, `/metrics`, with request ids, tracing, metrics, panic catching and the body limit.
 pub fn router(state: AppState) -> Router {
     let max_body_size = state.config.max_body_size;
-    let (api, openapi) =
-        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", users::router()).split_for_parts();
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", users::router().merge(rooms::router()))
+        .split_for_parts();
     let app = api
         .merge(ops::router())
         .merge(crate::ws::router())

@@ -11,19 +11,28 @@ use utoipa::{Modify, OpenApi};
         WebSocket frames are documented in docs/PROTOCOL.md."),
     modifiers(&BearerAuth),
     components(schemas(tandem_protocol::ErrorBody, tandem_protocol::ErrorDetail, tandem_protocol::ErrorCode)),
-    tags((name = "users", description = "Sign-up, profiles, usernames"))
+    tags(
+        (name = "users", description = "Sign-up, profiles, usernames"),
+        (name = "rooms", description = "Event history, long-poll fallback, server publish API")
+    )
 )]
 pub struct ApiDoc;
 
-/// Declares the `bearer` security scheme (HS256 JWT) used by authenticated operations.
+/// Declares the `bearer` (HS256 JWT) and `api_key` security schemes.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer =
+            || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build());
+        components.add_security_scheme("bearer", bearer());
+        // The publish API's key travels the same way (`Authorization: Bearer KEY`).
         components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("a --api-key value")).build(),
+            ),
         );
     }
 }

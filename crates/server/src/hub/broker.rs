@@ -8,8 +8,9 @@ use super::{Frame, Registry};
 /// and returns. Delivery is at-most-once across nodes; durable events are recovered from the
 /// store by sequence number, never from the broker.
 pub trait Broker: Send + Sync + 'static {
-    /// Deliver `frame` to `room`'s subscribers on every node.
-    fn publish(&self, room: &str, frame: Frame);
+    /// Deliver `frame` to `room`'s subscribers on every node. `seq` is set for durable events
+    /// (already committed to the log) and lets recovering connections order and dedupe them.
+    fn publish(&self, room: &str, seq: Option<i64>, frame: Frame);
     /// Subscribe `user_id`'s connections on every node to `room`.
     fn join_user(&self, user_id: &str, room: &str);
     /// Unsubscribe `user_id`'s connections on every node from `room`.
@@ -30,9 +31,9 @@ impl LocalBroker {
 }
 
 impl Broker for LocalBroker {
-    fn publish(&self, room: &str, frame: Frame) {
+    fn publish(&self, room: &str, seq: Option<i64>, frame: Frame) {
         let started = std::time::Instant::now();
-        self.registry.deliver(room, &frame);
+        self.registry.deliver(room, seq, &frame);
         crate::telemetry::ws().fanout_seconds.record(started.elapsed().as_secs_f64());
     }
 

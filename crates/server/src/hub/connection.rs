@@ -1,11 +1,14 @@
 //! A connection as the hub sees it: identity, outbound queue, rooms, last sign of life.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
 use super::{Frame, OutboundQueue, Push};
+
+/// Live durable events of one room held back during its replay: `(seq, frame)`.
+type HeldBack = Vec<(i64, Frame)>;
 
 /// Process-unique connection number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +30,11 @@ pub struct Connection {
     /// Rooms this connection is subscribed to, so unregistering can leave them all.
     rooms: Mutex<Vec<Box<str>>>,
     opened: Instant,
+    /// Set while at least one room is being replayed (see [`Connection::begin_recovery`]);
+    /// lets live delivery skip the recovery lock in the common case.
+    recovering: AtomicBool,
+    /// Live durable events held back per room while that room's history is replayed.
+    recovery: Mutex<Vec<(Box<str>, HeldBack)>>,
     /// Microseconds after `opened` of the last frame (any kind) received from the client,
     /// rounded up so a pong is never dated before the ping it answers.
     last_activity_us: AtomicU64,
@@ -41,6 +49,8 @@ impl Connection {
             user_id: user_id.into(),
             queue: OutboundQueue::new(queue_capacity),
             rooms: Mutex::default(),
+            recovering: AtomicBool::new(false),
+            recovery: Mutex::default(),
             opened: Instant::now(),
             last_activity_us: AtomicU64::new(0),
         }
@@ -68,6 +78,48 @@ impl Connection {
             crate::telemetry::ws().queue_overflows.increment(1);
         }
         outcome
+    }
+
+    /// Delivers a room event: durable events (`seq` set) of a room being recovered are held
+    /// back until [`Connection::finish_recovery`]; everything else is queued at once.
+    pub fn deliver(&self, room: &str, seq: Option<i64>, frame: &Frame) {
+        if let Some(seq) = seq
+            && self.recovering.load(Ordering::Acquire)
+        {
+            let mut recovery = self.recovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((_, held)) = recovery.iter_mut().find(|(r, _)| &**r == room) {
+                held.push((seq, frame.clone()));
+                return;
+            }
+        }
+        self.send(frame.clone());
+    }
+
+    /// Starts holding back live durable events of `room` (call before subscribing to it and
+    /// before reading its history, so nothing published in between is missed).
+    pub fn begin_recovery(&self, room: &str) {
+        let mut recovery = self.recovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !recovery.iter().any(|(r, _)| &**r == room) {
+            recovery.push((room.into(), Vec::new()));
+        }
+        self.recovering.store(true, Ordering::Release);
+    }
+
+    /// Ends the recovery of `room`: the held-back events with a seq above `replayed_through`
+    /// are queued in seq order (each once), and live delivery resumes. Done under the recovery
+    /// lock, so no live event can overtake them.
+    pub fn finish_recovery(&self, room: &str, replayed_through: i64) {
+        let mut recovery = self.recovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(index) = recovery.iter().position(|(r, _)| &**r == room) else { return };
+        let (_, mut held) = recovery.swap_remove(index);
+        held.sort_by_key(|(seq, _)| *seq);
+        held.dedup_by_key(|(seq, _)| *seq);
+        for (_, frame) in held.into_iter().filter(|(seq, _)| *seq > replayed_through) {
+            self.send(frame);
+        }
+        if recovery.is_empty() {
+            self.recovering.store(false, Ordering::Release);
+        }
     }
 
     /// Records a sign of life from the client (any frame, including pongs).

@@ -67,14 +67,16 @@ impl Hub {
         &self.registry
     }
 
-    /// Sends `frame` to every connection subscribed to `room`, on every node.
+    /// Sends an ephemeral `frame` (no seq, not stored) to every connection subscribed to
+    /// `room`, on every node.
     pub fn publish(&self, room: &str, frame: Frame) {
-        self.broker.publish(room, frame);
+        self.broker.publish(room, None, frame);
     }
 
-    /// Encodes `event` once and publishes it to `room`.
-    pub fn publish_event<T: serde::Serialize>(&self, room: &str, event: &T) {
-        self.publish(room, encode(event));
+    /// Sends a durable event, already committed to the log with `seq`, to `room` on every
+    /// node. Call it while holding [`Registry::order_lock`] for the room.
+    pub fn publish_durable(&self, room: &str, seq: i64, frame: Frame) {
+        self.broker.publish(room, Some(seq), frame);
     }
 
     /// Subscribes every open connection of `user_id`, on every node, to `room` (e.g. after the

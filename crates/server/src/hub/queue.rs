@@ -68,14 +68,17 @@ struct State {
 #[derive(Debug)]
 pub struct OutboundQueue {
     state: Mutex<State>,
+    /// Wakes the writer (frames or closing).
     notify: Notify,
+    /// Wakes a replay waiting for the writer to make room.
+    space: Notify,
     capacity: usize,
 }
 
 impl OutboundQueue {
     /// An empty queue holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Self {
-        Self { state: Mutex::default(), notify: Notify::new(), capacity: capacity.max(1) }
+        Self { state: Mutex::default(), notify: Notify::new(), space: Notify::new(), capacity: capacity.max(1) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -132,7 +135,10 @@ impl OutboundQueue {
                 let mut state = self.lock();
                 if state.closing.is_some() || !state.frames.is_empty() {
                     std::mem::swap(&mut state.frames, batch);
-                    return state.closing;
+                    let closing = state.closing;
+                    drop(state);
+                    self.space.notify_waiters();
+                    return closing;
                 }
             }
             // `notify_one` stores a permit when nobody waits, so a push between the check
@@ -143,6 +149,28 @@ impl OutboundQueue {
 }
 
 impl OutboundQueue {
+    /// Queues `frame` once the queue is at most half full, waiting for the writer to drain it
+    /// otherwise. For replays: a long history must not count as a slow consumer. Returns
+    /// `Push::Closed` if the connection closes while waiting.
+    pub async fn push_when_room(&self, frame: Frame) -> Push {
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.closing.is_some() {
+                    return Push::Closed;
+                }
+                if state.frames.len() < self.capacity.div_ceil(2) {
+                    drop(state);
+                    return self.push(frame);
+                }
+            }
+            space.await;
+        }
+    }
+
     /// Completes when the queue has overflowed. The writer races this against a stalled socket
     /// write so a slow consumer is disconnected at once rather than after the write timeout.
     pub async fn overflowed(&self) {
@@ -195,6 +223,28 @@ mod tests {
         let mut batch = VecDeque::new();
         assert_eq!(queue.next_batch(&mut batch).await, Some(CloseReason::RateLimited));
         assert_eq!(batch.iter().map(|f| f.as_str()).collect::<Vec<_>>(), ["last words"]);
+    }
+
+    #[tokio::test]
+    async fn replay_push_waits_for_the_writer_instead_of_overflowing() {
+        let queue = std::sync::Arc::new(OutboundQueue::new(4));
+        let replay = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    assert_eq!(queue.push_when_room(frame("r")).await, Push::Queued);
+                }
+            })
+        };
+        let mut received = 0;
+        while received < 10 {
+            let mut batch = VecDeque::new();
+            assert_eq!(queue.next_batch(&mut batch).await, None);
+            assert!(batch.len() <= 2, "never more than half the capacity queued by a replay");
+            received += batch.len();
+        }
+        replay.await.expect("replay");
+        assert_eq!(queue.closing(), None, "no overflow");
     }
 
     #[tokio::test]

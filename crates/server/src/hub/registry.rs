@@ -3,8 +3,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tokio::sync::{Mutex, MutexGuard, Notify};
+
 use super::shards::Shards;
 use super::{Connection, Frame};
+
+/// Number of long-poll wake-up buckets and of publish-order locks. Rooms share a bucket or a
+/// lock by hash; sharing only costs a spurious wake-up or a short wait, never correctness.
+const BUCKETS: usize = 256;
 
 /// A user's presence transition caused by registering or unregistering a connection.
 /// `generation` orders transitions: an announcement is only made while it is still the user's
@@ -36,11 +42,28 @@ struct UserEntry {
     membership_epoch: u64,
 }
 
-#[derive(Default)]
 struct Inner {
     rooms: Shards<Vec<Arc<Connection>>>,
     users: Shards<UserEntry>,
     generations: AtomicU64,
+    /// Long polls park on their room's bucket; durable deliveries wake it.
+    waiters: Box<[Notify]>,
+    /// Serialises "commit, then publish" per room, so live delivery is in seq order.
+    order: Box<[Mutex<()>]>,
+    hasher: std::hash::RandomState,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Self {
+            rooms: Shards::default(),
+            users: Shards::default(),
+            generations: AtomicU64::new(0),
+            waiters: (0..BUCKETS).map(|_| Notify::new()).collect(),
+            order: (0..BUCKETS).map(|_| Mutex::new(())).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
 }
 
 /// Sharded registry of this node's connections. Cheap to clone.
@@ -187,16 +210,44 @@ impl Registry {
     }
 
     /// Queues `frame` on every connection subscribed to `room` on this node, without waiting
-    /// for any of them. Returns the number of recipients.
-    pub fn deliver(&self, room: &str, frame: &Frame) -> usize {
-        let rooms = self.inner.rooms.read(room);
-        let Some(members) = rooms.get(room) else {
-            return 0;
+    /// for any of them, and wakes long polls of the room for durable events (`seq` set).
+    /// Returns the number of recipients.
+    pub fn deliver(&self, room: &str, seq: Option<i64>, frame: &Frame) -> usize {
+        let recipients = {
+            let rooms = self.inner.rooms.read(room);
+            match rooms.get(room) {
+                Some(members) => {
+                    for connection in members {
+                        connection.deliver(room, seq, frame);
+                    }
+                    members.len()
+                }
+                None => 0,
+            }
         };
-        for connection in members {
-            connection.send(frame.clone());
+        if seq.is_some() {
+            self.waiter(room).notify_waiters();
         }
-        members.len()
+        recipients
+    }
+
+    fn bucket(&self, room: &str) -> usize {
+        use std::hash::BuildHasher;
+        usize::try_from(self.inner.hasher.hash_one(room) % BUCKETS as u64).unwrap_or(0)
+    }
+
+    /// What a long poll on `room` waits on: notified (with `notify_waiters`) after every
+    /// durable delivery to a room of the same bucket. Enable the `Notified` before reading
+    /// the store, or a delivery in between is missed.
+    pub fn waiter(&self, room: &str) -> &Notify {
+        &self.inner.waiters[self.bucket(room)]
+    }
+
+    /// Held by a writer of `room` from before its transaction until after it published the
+    /// event, so this node publishes each room's events in seq order. Per room (by hash),
+    /// never global; it guards no data, only order.
+    pub async fn order_lock(&self, room: &str) -> MutexGuard<'_, ()> {
+        self.inner.order[self.bucket(room)].lock().await
     }
 }
 
@@ -255,12 +306,12 @@ mod tests {
         }
         registry.subscribe(&a, "thread:1");
         registry.join_user("b", "thread:1");
-        assert_eq!(registry.deliver("thread:1", &Frame::from_static("x")), 2);
+        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("x")), 2);
         assert_eq!(drain(&a).await, ["x"]);
         assert_eq!(drain(&b).await, ["x"]);
         assert!(drain(&c).await.is_empty());
         registry.leave_user("b", "thread:1");
-        assert_eq!(registry.deliver("thread:1", &Frame::from_static("y")), 1);
+        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("y")), 1);
         assert!(drain(&b).await.is_empty());
         assert_eq!(registry.membership_epoch("b"), 2);
     }
@@ -273,8 +324,25 @@ mod tests {
         registry.subscribe(&a, "r1");
         registry.subscribe(&a, "r2");
         registry.unregister(&a);
-        assert_eq!(registry.deliver("r1", &Frame::from_static("x")), 0);
-        assert_eq!(registry.deliver("r2", &Frame::from_static("x")), 0);
+        assert_eq!(registry.deliver("r1", None, &Frame::from_static("x")), 0);
+        assert_eq!(registry.deliver("r2", None, &Frame::from_static("x")), 0);
+    }
+
+    #[tokio::test]
+    async fn recovering_room_holds_live_events_until_the_replay_is_done() {
+        let registry = Registry::default();
+        let a = connection("a");
+        registry.register(&a);
+        a.begin_recovery("thread:1");
+        registry.subscribe(&a, "thread:1");
+        registry.deliver("thread:1", Some(5), &Frame::from_static("e5"));
+        registry.deliver("thread:1", Some(4), &Frame::from_static("e4"));
+        registry.deliver("thread:1", None, &Frame::from_static("ephemeral, not held"));
+        a.send(Frame::from_static("replayed 3"));
+        a.send(Frame::from_static("replayed 4"));
+        a.finish_recovery("thread:1", 4);
+        registry.deliver("thread:1", Some(6), &Frame::from_static("e6"));
+        assert_eq!(drain(&a).await, ["ephemeral, not held", "replayed 3", "replayed 4", "e5", "e6"]);
     }
 
     #[test]
@@ -287,7 +355,7 @@ mod tests {
             registry.subscribe(conn, "room");
         }
         for _ in 0..10 {
-            registry.deliver("room", &Frame::from_static("x"));
+            registry.deliver("room", None, &Frame::from_static("x"));
         }
         assert_eq!(slow.queue().closing(), Some(CloseReason::SlowConsumer));
         assert_eq!(fast.queue().closing(), None);

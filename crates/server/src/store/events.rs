@@ -74,7 +74,6 @@ macro_rules! append_event {
         }
     };
 }
-pub(crate) use append_event;
 
 impl Store {
     /// Appends one event to `room` in its own transaction. `build(seq, timestamp)` returns the

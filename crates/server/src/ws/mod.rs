@@ -4,6 +4,7 @@
 //!   applies the one set of tuned socket limits ([`tune`]).
 //! * [`session`] is a connection's life: register with the hub, subscribe to its rooms, run
 //!   reader and writer until either ends, unregister, announce presence.
+//! * `recovery` replays durable history after a cursor, race-free with live delivery.
 //! * [`reader`] decodes frames, applies the rate limit and dispatches to [`handlers`] (one
 //!   module per concern). [`writer`] owns the send half: it drains the bounded queue, flushes
 //!   once per batch and runs the heartbeat ([`liveness`]).
@@ -12,6 +13,7 @@ mod handlers;
 pub mod liveness;
 pub mod rate_limit;
 mod reader;
+mod recovery;
 mod session;
 mod upgrade;
 mod writer;

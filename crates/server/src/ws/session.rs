@@ -10,12 +10,12 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tandem_protocol::ErrorCode;
-use tandem_protocol::ws::{ClientFrame, ServerFrame, close_code};
+use tandem_protocol::ws::{ClientFrame, Cursors, ServerFrame, close_code};
 use tokio::time::timeout;
 use tracing::Instrument;
 
-use super::reader;
 use super::writer::{self, WriterSettings};
+use super::{reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{presence, rooms};
 use crate::http::AppState;
@@ -39,11 +39,11 @@ type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
 /// Runs a connection to its end. `user` is set when the upgrade request authenticated;
-/// otherwise the first frame must be `auth`.
-pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
+/// otherwise the first frame must be `auth` (whose `resume` cursors then replace `cursors`).
+pub async fn run(socket: WebSocket, user: Option<UserRecord>, cursors: Cursors, state: AppState) {
     let (mut sink, mut stream) = socket.split();
-    let (user, auth_ref) = match user {
-        Some(user) => (user, None),
+    let (user, auth_ref, cursors) = match user {
+        Some(user) => (user, None, cursors),
         // Rare paths are boxed so their (store-query-sized) state is not part of every idle
         // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
         None => match Box::pin(first_frame_auth(&mut stream, &state)).await {
@@ -53,11 +53,18 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, state: AppState) {
     };
     let connection = Arc::new(Connection::new(&user.id, state.config.ws_queue_capacity));
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
-    live(sink, stream, connection, auth_ref, state).instrument(span).await;
+    live(sink, stream, connection, auth_ref, cursors, state).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
-async fn live(sink: Sink, stream: Stream, connection: Arc<Connection>, auth_ref: Option<Value>, state: AppState) {
+async fn live(
+    sink: Sink,
+    stream: Stream,
+    connection: Arc<Connection>,
+    auth_ref: Option<Value>,
+    cursors: Cursors,
+    state: AppState,
+) {
     let user_id = connection.user_id().to_owned();
     connection.send(encode(&ServerFrame::Connected {
         user_id: user_id.clone(),
@@ -73,7 +80,12 @@ async fn live(sink: Sink, stream: Stream, connection: Arc<Connection>, auth_ref:
     tracing::debug!("connected");
 
     let came_online = state.hub.registry().register(&connection);
+    let cursors = Box::pin(prepare_resume(&state, &connection, cursors)).await;
     Box::pin(join_rooms(&state, &connection)).await;
+    for room in cursors.keys() {
+        // Viewed rooms given with a cursor are joined too (user: and thread: ones already are).
+        state.hub.registry().subscribe(&connection, room);
+    }
     if came_online != Presence::Unchanged {
         let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
         state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
@@ -85,7 +97,14 @@ async fn live(sink: Sink, stream: Stream, connection: Arc<Connection>, auth_ref:
         heartbeat_timeout: state.config.heartbeat_timeout,
         write_timeout: state.config.heartbeat_timeout.max(Duration::from_secs(1)),
     };
-    let mut reader = pin!(reader::run(stream, &session));
+    // The cursors' history is replayed before the first client frame is read; the writer runs
+    // meanwhile, so live events wait (held back per room) only while their room replays.
+    let mut reader = pin!(async {
+        for (room, after) in &cursors {
+            Box::pin(recovery::replay(&state.store, &session.connection, room, *after)).await;
+        }
+        reader::run(stream, &session).await
+    });
     let mut writer = pin!(writer::run(sink, &connection, settings, &state.shutdown));
     let reason = tokio::select! {
         reason = &mut reader => {
@@ -135,9 +154,31 @@ async fn refuse(sink: &mut Sink, refusal: Refusal) {
     .await;
 }
 
+/// Keeps the cursors of rooms the user may receive and starts their recovery (before the
+/// connection joins them); each refused room gets an `error` frame naming it.
+async fn prepare_resume(state: &AppState, connection: &Connection, cursors: Cursors) -> Cursors {
+    let mut allowed = Cursors::new();
+    for (room, after) in cursors {
+        match rooms::authorize(&state.store, connection.user_id(), &room).await {
+            Ok(()) => {
+                connection.begin_recovery(&room);
+                allowed.insert(room, after);
+            }
+            Err(e) => {
+                let message = format!("cannot resume `{room}`: {e}");
+                connection.send(encode(&ServerFrame::Error { code: e.code(), message, reference: None }));
+            }
+        }
+    }
+    allowed
+}
+
 /// Waits (at most 5 s, and not past shutdown) for `{"type":"auth","token":...}` and
-/// authenticates it. Returns the user and the frame's `ref`.
-async fn first_frame_auth(stream: &mut Stream, state: &AppState) -> Result<(UserRecord, Option<Value>), Refusal> {
+/// authenticates it. Returns the user, the frame's `ref` and its resume cursors.
+async fn first_frame_auth(
+    stream: &mut Stream,
+    state: &AppState,
+) -> Result<(UserRecord, Option<Value>, Cursors), Refusal> {
     let first = async {
         loop {
             match stream.next().await {
@@ -166,14 +207,14 @@ async fn first_frame_auth(stream: &mut Stream, state: &AppState) -> Result<(User
         }
     };
     let message = reader::decode(&text).map_err(|(_, message, reference)| Refusal::unauthorized(message, reference))?;
-    let ClientFrame::Auth { token } = message.frame else {
+    let ClientFrame::Auth { token, resume } = message.frame else {
         return Err(Refusal::unauthorized(
             "the first frame must be {\"type\":\"auth\",\"token\":...}",
             message.reference,
         ));
     };
     match state.auth.authenticate(Credentials::Token(&token)).await {
-        Ok(user) => Ok((user, message.reference)),
+        Ok(user) => Ok((user, message.reference, resume.unwrap_or_default())),
         Err(e) => Err(Refusal::unauthorized(e.to_string(), message.reference)),
     }
 }

@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::Response;
 use serde::Deserialize;
+use tandem_protocol::ws::Cursors;
 
 use crate::domain::DomainError;
 use crate::http::{AppError, AppState, credentials};
@@ -16,6 +17,8 @@ use crate::http::{AppError, AppState, credentials};
 pub struct WsQuery {
     /// Bearer token, for browsers (which cannot set headers on a WebSocket).
     token: Option<String>,
+    /// Resume cursors: URL-encoded JSON `{"room": last_seq, ...}`.
+    resume: Option<String>,
 }
 
 /// Refuses foreign browser origins (403) and bad credentials (401) before upgrading; without
@@ -28,6 +31,11 @@ pub async fn upgrade(
 ) -> Result<Response, AppError> {
     check_origin(&state.config.allowed_origins, &headers)?;
     let upgrade = upgrade?;
+    let cursors: Cursors = match query.resume.as_deref() {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| DomainError::Invalid(format!("`resume` must be a JSON object of room → seq: {e}")))?,
+        None => Cursors::new(),
+    };
     let user = match credentials(&headers, query.token.as_deref())? {
         Some(credentials) => Some(state.auth.authenticate(credentials).await?),
         None => None,
@@ -35,7 +43,7 @@ pub async fn upgrade(
     let tasks = state.tasks.clone();
     let max_message_size = state.config.max_frame_size;
     Ok(super::tune(upgrade, max_message_size)
-        .on_upgrade(move |socket| tasks.track_future(super::session::run(socket, user, state))))
+        .on_upgrade(move |socket| tasks.track_future(super::session::run(socket, user, cursors, state))))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

@@ -22,7 +22,8 @@ pub enum Reply {
 /// Routes one decoded frame to its handler.
 pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, DomainError> {
     match frame {
-        ClientFrame::Subscribe { room } => rooms::subscribe(session, &room).await,
+        ClientFrame::Subscribe { room, after } => rooms::subscribe(session, &room, after).await,
+        ClientFrame::Resume { rooms: cursors } => rooms::resume(session, &cursors).await,
         ClientFrame::Unsubscribe { room } => rooms::unsubscribe(session, &room),
         ClientFrame::ListUsers => presence::list_users(session).await,
         ClientFrame::Ping => Ok(keepalive::ping()),

@@ -1,13 +1,24 @@
-//! `subscribe` / `unsubscribe`: joining and leaving rooms that are viewed.
+//! `subscribe` / `unsubscribe` / `resume`: joining and leaving viewed rooms, catching up.
+
+use tandem_protocol::ws::Cursors;
 
 use super::Reply;
 use crate::domain::{DomainError, rooms};
+use crate::ws::recovery;
 use crate::ws::session::Session;
 
-/// Joins `room` after the domain authorised it. Joining a room one is already in is a no-op.
-pub async fn subscribe(session: &Session, room: &str) -> Result<Reply, DomainError> {
+/// Joins `room` after the domain authorised it; with `after`, first replays its durable
+/// events after that seq (exactly once, in order, then live). Joining a room one is already
+/// in only replays.
+pub async fn subscribe(session: &Session, room: &str, after: Option<i64>) -> Result<Reply, DomainError> {
     rooms::authorize(&session.state.store, session.connection.user_id(), room).await?;
+    let Some(after) = after else {
+        session.state.hub.registry().subscribe(&session.connection, room);
+        return Ok(Reply::Done);
+    };
+    session.connection.begin_recovery(room);
     session.state.hub.registry().subscribe(&session.connection, room);
+    recovery::replay(&session.state.store, &session.connection, room, after).await;
     Ok(Reply::Done)
 }
 
@@ -24,4 +35,20 @@ pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> 
     } else {
         Err(DomainError::NotFound("subscription"))
     }
+}
+
+/// Replays every listed room after its cursor (all rooms are authorised first; one refusal
+/// refuses the whole frame). Viewed rooms not yet joined are joined. Events this connection
+/// already received live may be sent again; clients dedupe by `(room, seq)`.
+pub async fn resume(session: &Session, cursors: &Cursors) -> Result<Reply, DomainError> {
+    let user_id = session.connection.user_id();
+    for room in cursors.keys() {
+        rooms::authorize(&session.state.store, user_id, room).await?;
+    }
+    for (room, after) in cursors {
+        session.connection.begin_recovery(room);
+        session.state.hub.registry().subscribe(&session.connection, room);
+        recovery::replay(&session.state.store, &session.connection, room, *after).await;
+    }
+    Ok(Reply::Done)
 }
