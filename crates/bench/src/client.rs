@@ -28,6 +28,11 @@ pub fn source_ip(index: usize, source_ips: usize) -> Ipv4Addr {
 
 /// Opens a WebSocket to `server` from `source` with `?token=` and reads the `connected` frame.
 pub async fn connect(server: SocketAddr, source: Ipv4Addr, token: &str) -> anyhow::Result<Socket> {
+    connect_with_query(server, source, &format!("token={token}")).await
+}
+
+/// Like [`connect`] with a full query string (e.g. `token=...&resume=...`).
+pub async fn connect_with_query(server: SocketAddr, source: Ipv4Addr, query: &str) -> anyhow::Result<Socket> {
     if !server.ip().is_loopback() {
         bail!("refusing to load a non-loopback address: {server}");
     }
@@ -35,7 +40,7 @@ pub async fn connect(server: SocketAddr, source: Ipv4Addr, token: &str) -> anyho
     socket.bind(SocketAddr::V4(SocketAddrV4::new(source, 0)))?;
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
-    let url = format!("ws://{server}/ws?token={token}");
+    let url = format!("ws://{server}/ws?{query}");
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
     let first = ws.next().await.context("closed before `connected`")??;
     let Message::Text(text) = first else { bail!("first frame is not text") };
@@ -48,6 +53,11 @@ pub async fn connect(server: SocketAddr, source: Ipv4Addr, token: &str) -> anyho
 
 /// Signs up `count` users over REST and returns their tokens.
 pub async fn sign_up(server: SocketAddr, count: usize, prefix: &str) -> anyhow::Result<Vec<String>> {
+    Ok(sign_up_users(server, count, prefix).await?.into_iter().map(|(_, token)| token).collect())
+}
+
+/// Signs up `count` users over REST and returns their `(id, token)`s.
+pub async fn sign_up_users(server: SocketAddr, count: usize, prefix: &str) -> anyhow::Result<Vec<(String, String)>> {
     let http = reqwest::Client::new();
     let mut tokens = Vec::with_capacity(count);
     for i in 0..count {
@@ -59,7 +69,8 @@ pub async fn sign_up(server: SocketAddr, count: usize, prefix: &str) -> anyhow::
             .error_for_status()?
             .json()
             .await?;
-        tokens.push(body["token"].as_str().context("token")?.to_owned());
+        let id = body["user"]["id"].as_str().context("user id")?.to_owned();
+        tokens.push((id, body["token"].as_str().context("token")?.to_owned()));
     }
     Ok(tokens)
 }

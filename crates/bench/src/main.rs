@@ -4,9 +4,11 @@
 //! Scenarios:
 //! * `idle`: open N WebSocket connections, hold them, report the server's RSS growth per
 //!   connection and the connect rate / handshake latency.
+//! * `replay`: publish N durable events, then resume from seq 0 and time the replay.
 
 mod client;
 mod idle;
+mod replay;
 mod report;
 mod server;
 
@@ -24,11 +26,14 @@ struct Cli {
 enum Scenario {
     /// Hold N idle connections; report RSS per connection and connect rate.
     Idle(idle::IdleArgs),
+    /// Resume throughput: how fast a reconnecting client receives N missed events.
+    Replay(replay::ReplayArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Idle(args) => idle::run(args).await,
+        Scenario::Replay(args) => replay::run(args).await,
     }
 }

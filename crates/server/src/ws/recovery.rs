@@ -4,12 +4,15 @@
 //! durable events of the room, (2) the connection is subscribed, (3) the history after the
 //! cursor is read page by page and queued, (4) [`Connection::finish_recovery`] queues the
 //! held-back events newer than the last replayed seq. An event committed before (2) is read in
-//! (3); one committed after (2) is held back in (1); one that is both is sent once.
+//! (3); one committed after (2) is held back in (1); one that is both is sent once. Step (4)
+//! runs under the room's publish-order lock: a writer holds it from before its commit until its
+//! event is delivered, so an event committed before the last read cannot be delivered live
+//! after (4) — it is in the held-back set by then and deduplicated.
 
 use tandem_protocol::ErrorCode;
 use tandem_protocol::ws::ServerFrame;
 
-use crate::hub::{Connection, Frame, Push, encode};
+use crate::hub::{Connection, Frame, Hub, Push, encode};
 use crate::store::{Store, StoreError};
 
 /// Events read per store query during a replay.
@@ -31,9 +34,11 @@ pub enum Recovered {
 /// Precondition: [`Connection::begin_recovery`] was called for `room` before the connection
 /// was subscribed to it. On a store failure the client gets an `unavailable` error and the
 /// held-back events are dropped (its next resume fills the gap).
-pub async fn replay(store: &Store, connection: &Connection, room: &str, after: i64) -> Recovered {
+pub async fn replay(store: &Store, hub: &Hub, connection: &Connection, room: &str, after: i64) -> Recovered {
     let metrics = crate::telemetry::events();
-    match read_and_queue(store, connection, room, after).await {
+    let outcome = read_and_queue(store, connection, room, after).await;
+    let _order = hub.registry().order_lock(room).await;
+    match outcome {
         Ok(Ok(through)) => {
             connection.finish_recovery(room, through);
             metrics.replays.increment(1);

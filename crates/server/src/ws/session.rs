@@ -101,7 +101,7 @@ async fn live(
     // meanwhile, so live events wait (held back per room) only while their room replays.
     let mut reader = pin!(async {
         for (room, after) in &cursors {
-            Box::pin(recovery::replay(&state.store, &session.connection, room, *after)).await;
+            Box::pin(recovery::replay(&state.store, &state.hub, &session.connection, room, *after)).await;
         }
         reader::run(stream, &session).await
     });

@@ -18,7 +18,7 @@ pub async fn subscribe(session: &Session, room: &str, after: Option<i64>) -> Res
     };
     session.connection.begin_recovery(room);
     session.state.hub.registry().subscribe(&session.connection, room);
-    recovery::replay(&session.state.store, &session.connection, room, after).await;
+    recovery::replay(&session.state.store, &session.state.hub, &session.connection, room, after).await;
     Ok(Reply::Done)
 }
 
@@ -48,7 +48,7 @@ pub async fn resume(session: &Session, cursors: &Cursors) -> Result<Reply, Domai
     for (room, after) in cursors {
         session.connection.begin_recovery(room);
         session.state.hub.registry().subscribe(&session.connection, room);
-        recovery::replay(&session.state.store, &session.connection, room, *after).await;
+        recovery::replay(&session.state.store, &session.state.hub, &session.connection, room, *after).await;
     }
     Ok(Reply::Done)
 }
