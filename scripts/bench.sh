@@ -8,4 +8,5 @@ cargo build --release -p tandem-server -p tandem-bench
 for connections in 10000 15000; do
   ./target/release/tandem-bench idle --connections "$connections" --users 1000 --json "$out/idle-$connections.json"
 done
+./target/release/tandem-bench replay --events 1000 --runs 10 --json "$out/replay-1000.json"
 echo "results: $out/*.json"
