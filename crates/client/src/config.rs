@@ -1,0 +1,102 @@
+//! Client settings.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Cursors;
+
+/// Produces a token for each (re)connect, so tokens can be refreshed.
+pub type TokenProvider = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
+
+/// Where the bearer token comes from.
+#[derive(Clone)]
+pub enum TokenSource {
+    /// The same token every time.
+    Static(String),
+    /// Asked on every connect attempt.
+    Provider(TokenProvider),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Static(_) => "TokenSource::Static(..)",
+            Self::Provider(_) => "TokenSource::Provider(..)",
+        })
+    }
+}
+
+impl TokenSource {
+    pub(crate) async fn token(&self) -> String {
+        match self {
+            Self::Static(token) => token.clone(),
+            Self::Provider(provider) => provider().await,
+        }
+    }
+}
+
+/// How a [`crate::Client`] connects and retries.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Server base URL, `http(s)://host:port` (the WebSocket URL is derived: `ws(s)://…/ws`).
+    pub base_url: String,
+    /// Token for each connect.
+    pub token: TokenSource,
+    /// Reconnect automatically after a disconnect (default on).
+    pub auto_reconnect: bool,
+    /// First retry delay (default 1 s).
+    pub backoff_min: Duration,
+    /// Longest retry delay (default 30 s).
+    pub backoff_max: Duration,
+    /// Full jitter on retry delays (default on).
+    pub jitter: bool,
+    /// A connection that lived this long resets the backoff schedule (default 10 s).
+    pub stable_after: Duration,
+    /// How long [`crate::Client::send`] waits for the `ack`/`error` (default 10 s).
+    pub send_timeout: Duration,
+    /// Cursors to start from (e.g. from objects loaded by REST).
+    pub cursors: Cursors,
+    /// Capacity of the event stream; when the application falls this far behind, the
+    /// connection task waits for it (default 4096).
+    pub event_buffer: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for `base_url` with a fixed token.
+    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token: TokenSource::Static(token.into()),
+            auto_reconnect: true,
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+            jitter: true,
+            stable_after: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(10),
+            cursors: Cursors::default(),
+            event_buffer: 4096,
+        }
+    }
+
+    /// Uses `provider` for a fresh token on every connect.
+    pub fn with_token_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = String> + Send + 'static,
+    {
+        self.token = TokenSource::Provider(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
+    /// `ws(s)://host:port/ws` for this base URL.
+    pub(crate) fn ws_url(&self) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        let base = base.strip_prefix("https://").map_or_else(
+            || base.strip_prefix("http://").map_or_else(|| base.to_owned(), |rest| format!("ws://{rest}")),
+            |rest| format!("wss://{rest}"),
+        );
+        format!("{base}/ws")
+    }
+}

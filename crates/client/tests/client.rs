@@ -1,0 +1,245 @@
+//! The SDK against a real server on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tandem_client::{Client, ClientConfig, ClientError, ConnectionState, Event};
+use tandem_server::store::Store;
+use tandem_server::{ServeConfig, Server};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A server on `addr` (port 0 for a fresh one) over the SQLite file `db`.
+struct Running {
+    addr: SocketAddr,
+    store: Store,
+    hub: tandem_server::hub::Hub,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(addr: SocketAddr, db: &str) -> Running {
+    let mut config = ServeConfig::with_database_url(db);
+    config.addr = addr;
+    config.jwt_secret = Some("client-tests".into());
+    let server = Server::start(config).await.expect("server starts");
+    let (addr, store, hub) = (server.local_addr(), server.store(), server.hub());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(server.run(stop.clone().cancelled_owned()));
+    Running { addr, store, hub, stop, task }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(WAIT, self.task).await.expect("stops");
+    }
+
+    async fn sign_up(&self) -> (String, String) {
+        let body: Value = reqwest::Client::new()
+            .post(format!("http://{}/api/v1/users", self.addr))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("sign up")
+            .json()
+            .await
+            .expect("json");
+        (body["user"]["id"].as_str().expect("id").to_owned(), body["token"].as_str().expect("token").to_owned())
+    }
+}
+
+async fn publish(store: &Store, hub: Option<&tandem_server::hub::Hub>, room: &str, n: i64) {
+    let room_owned = room.to_owned();
+    let build = move |seq: i64, ts: i64| {
+        json!({"type": "note", "n": n, "room": room_owned, "seq": seq, "timestamp": ts}).to_string()
+    };
+    match hub {
+        Some(hub) => {
+            tandem_server::domain::events::append_and_publish(store, hub, room, build).await.expect("publish");
+        }
+        None => {
+            let now = tandem_server::clock::now_ms();
+            store.append_event(room, now, build).await.expect("append while no server runs");
+        }
+    }
+}
+
+async fn wait_for(
+    state: &mut watch::Receiver<ConnectionState>,
+    wanted: impl Fn(&ConnectionState) -> bool,
+) -> ConnectionState {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let current = state.borrow_and_update().clone();
+            if wanted(&current) {
+                return current;
+            }
+            state.changed().await.expect("client alive");
+        }
+    })
+    .await
+    .expect("state reached in time")
+}
+
+async fn next_note(events: &mut mpsc::Receiver<Event>) -> Event {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.recv().await.expect("stream open");
+            if event.kind() == "note" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("an event in time")
+}
+
+fn fast(config: ClientConfig) -> ClientConfig {
+    ClientConfig { backoff_min: Duration::from_millis(50), backoff_max: Duration::from_millis(400), ..config }
+}
+
+#[tokio::test]
+async fn events_arrive_and_send_resolves_by_ack_or_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let (user_id, token) = server.sign_up().await;
+    let client = Client::connect(ClientConfig::new(format!("http://{}", server.addr), token));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handled = seen.clone();
+    client.on("note", move |event| handled.lock().expect("lock").push(event.seq()));
+    let mut events = client.events().await;
+    wait_for(&mut client.state(), |s| *s == ConnectionState::Live).await;
+
+    let room = format!("user:{user_id}");
+    publish(&server.store, Some(&server.hub), &room, 1).await;
+    let event = next_note(&mut events).await;
+    assert_eq!((event.room(), event.seq()), (Some(room.as_str()), Some(1)));
+    assert_eq!(*seen.lock().expect("lock"), [Some(1)], "handler ran too");
+
+    let ack = client.send(json!({"type": "list_users"})).await.expect("acked");
+    assert_eq!(ack["type"], "ack");
+    let refused = client.send(json!({"type": "dance"})).await;
+    assert!(matches!(refused, Err(ClientError::Rejected { ref code, .. }) if code == "unknown_type"), "{refused:?}");
+    assert_eq!(client.send(json!("not a frame")).await, Err(ClientError::InvalidFrame));
+    client.close().await;
+    wait_for(&mut client.state(), |s| matches!(s, ConnectionState::Stopped { .. })).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn server_restart_on_the_same_port_is_survived_without_loss_or_duplicates() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let first = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let addr = first.addr;
+    let (user_id, token) = first.sign_up().await;
+    let room = format!("user:{user_id}");
+    let client = Client::connect(fast(ClientConfig::new(format!("http://{addr}"), token)));
+    let mut events = client.events().await;
+    let mut state = client.state();
+    let mut transitions = client.state_changes();
+    wait_for(&mut state, |s| *s == ConnectionState::Live).await;
+    for n in 1..=3 {
+        publish(&first.store, Some(&first.hub), &room, n).await;
+    }
+    let mut seqs = Vec::new();
+    for _ in 1..=3 {
+        seqs.push(next_note(&mut events).await.seq().expect("seq"));
+    }
+
+    first.stop().await;
+    wait_for(&mut state, |s| *s == ConnectionState::Offline).await;
+    // Published while the client is away (and no server runs): straight into the log.
+    let store = Store::connect(&db).await.expect("store");
+    for n in 4..=10 {
+        publish(&store, None, &room, n).await;
+    }
+    store.close().await;
+
+    let second = start(addr, &db).await;
+    let reconnected = tokio::time::timeout(WAIT, async {
+        loop {
+            match transitions.recv().await.expect("transitions") {
+                state @ ConnectionState::Reconnected { .. } => return state,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("reconnected in time");
+    assert_eq!(reconnected, ConnectionState::Reconnected { resumed: true, resync_required: Vec::new() });
+    publish(&second.store, Some(&second.hub), &room, 11).await;
+    while seqs.last() != Some(&11) {
+        seqs.push(next_note(&mut events).await.seq().expect("seq"));
+    }
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>(), "every event once, in order");
+    client.close().await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_token_stops_the_client_instead_of_retrying() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let attempts = Arc::new(Mutex::new(0));
+    let counter = attempts.clone();
+    let config = fast(ClientConfig::new(format!("http://{}", server.addr), "")).with_token_provider(move || {
+        *counter.lock().expect("lock") += 1;
+        async { "not-a-token".to_owned() }
+    });
+    let client = Client::connect(config);
+    let stopped = wait_for(&mut client.state(), |s| matches!(s, ConnectionState::Stopped { .. })).await;
+    assert!(matches!(stopped, ConnectionState::Stopped { ref reason } if reason.contains("401")), "{stopped:?}");
+    assert_eq!(*attempts.lock().expect("lock"), 1, "one attempt, no retry storm");
+    assert_eq!(client.send(json!({"type": "ping"})).await, Err(ClientError::Closed));
+    server.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_follow_1_2_4_8_16_30_30_on_a_paused_clock() {
+    // Nothing listens on this port: every attempt is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let recorder = attempts.clone();
+    let config = ClientConfig { jitter: false, ..ClientConfig::new(format!("http://127.0.0.1:{port}"), "") }
+        .with_token_provider(move || {
+            recorder.lock().expect("lock").push(tokio::time::Instant::now());
+            async { "t".to_owned() }
+        });
+    let client = Client::connect(config);
+    while attempts.lock().expect("lock").len() < 9 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.close().await;
+    let times = attempts.lock().expect("lock").clone();
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1].duration_since(w[0]).as_secs()).collect();
+    assert_eq!(gaps, [1, 2, 4, 8, 16, 30, 30, 30]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jittered_retries_stay_within_the_schedule() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let recorder = attempts.clone();
+    let config = ClientConfig::new(format!("http://127.0.0.1:{port}"), "").with_token_provider(move || {
+        recorder.lock().expect("lock").push(tokio::time::Instant::now());
+        async { "t".to_owned() }
+    });
+    let client = Client::connect(config);
+    while attempts.lock().expect("lock").len() < 9 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.close().await;
+    let times = attempts.lock().expect("lock").clone();
+    let bases = [1, 2, 4, 8, 16, 30, 30, 30];
+    for (gap, base) in times.windows(2).map(|w| w[1].duration_since(w[0])).zip(bases) {
+        assert!(gap <= Duration::from_secs(base) + Duration::from_millis(1), "{gap:?} > {base}s");
+    }
+}
