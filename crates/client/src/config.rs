@@ -58,6 +58,14 @@ pub struct ClientConfig {
     pub send_timeout: Duration,
     /// Cursors to start from (e.g. from objects loaded by REST).
     pub cursors: Cursors,
+    /// Consecutive failed WebSocket attempts after which events are fetched by long polling
+    /// until a WebSocket attempt succeeds again (default 3).
+    pub polling_after_failures: u32,
+    /// Rooms to long-poll besides the user's own room and every room with a cursor (e.g. the
+    /// threads the app shows).
+    pub poll_rooms: Vec<String>,
+    /// How long one long poll waits on the server (default 25 s, at most 60 s).
+    pub poll_wait: Duration,
     /// Capacity of the event stream; when the application falls this far behind, the
     /// connection task waits for it (default 4096).
     pub event_buffer: usize,
@@ -76,6 +84,9 @@ impl ClientConfig {
             stable_after: Duration::from_secs(10),
             send_timeout: Duration::from_secs(10),
             cursors: Cursors::default(),
+            polling_after_failures: 3,
+            poll_rooms: Vec::new(),
+            poll_wait: Duration::from_secs(25),
             event_buffer: 4096,
         }
     }
@@ -88,6 +99,11 @@ impl ClientConfig {
     {
         self.token = TokenSource::Provider(Arc::new(move || Box::pin(provider())));
         self
+    }
+
+    /// `http(s)://host:port` without a trailing slash.
+    pub(crate) fn http_base(&self) -> &str {
+        self.base_url.trim_end_matches('/')
     }
 
     /// `ws(s)://host:port/ws` for this base URL.

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::time::Duration;
 use tokio::net::TcpStream;
+
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -13,6 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::backoff::Backoff;
 use crate::client::{ClientError, Command, Handlers};
+use crate::polling::{self, Page, PollError};
 use crate::{ClientConfig, ConnectionState, Cursors, Event};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -48,6 +51,11 @@ pub(crate) struct Driver {
     cursors: Cursors,
     pending: HashMap<String, oneshot::Sender<Result<Value, ClientError>>>,
     auto_reconnect: bool,
+    /// Consecutive failed WebSocket attempts (polling starts at the configured threshold).
+    failures: u32,
+    /// The user's id, from `connected` or `/users/me`, to poll the user's own room.
+    user_id: Option<String>,
+    http: reqwest::Client,
 }
 
 impl Driver {
@@ -70,6 +78,9 @@ impl Driver {
             cursors,
             pending: HashMap::new(),
             auto_reconnect,
+            failures: 0,
+            user_id: None,
+            http: reqwest::Client::new(),
         }
     }
 
@@ -81,6 +92,7 @@ impl Driver {
             let token = self.config.token.token().await;
             match self.open(&token).await {
                 Ok(socket) => {
+                    self.failures = 0;
                     let opened = Instant::now();
                     let end = self.session(socket, reconnecting).await;
                     reconnecting = true;
@@ -94,12 +106,21 @@ impl Driver {
                 Err(WsError::Http(response)) if matches!(response.status().as_u16(), 401 | 403) => {
                     return self.stop(format!("the server refused the credentials ({})", response.status()));
                 }
-                Err(error) => tracing::debug!(%error, "connect failed"),
+                Err(error) => {
+                    self.failures += 1;
+                    tracing::debug!(%error, failures = self.failures, "connect failed");
+                }
             }
             self.fail_pending();
-            self.set_state(ConnectionState::Offline);
             let retry_at = Instant::now() + backoff.next_delay();
-            if let Err(reason) = self.wait_offline(retry_at).await {
+            let waited = if self.failures >= self.config.polling_after_failures && self.auto_reconnect {
+                self.set_state(ConnectionState::Polling);
+                self.poll_until(retry_at, &token).await
+            } else {
+                self.set_state(ConnectionState::Offline);
+                self.wait_offline(retry_at).await
+            };
+            if let Err(reason) = waited {
                 return self.stop(reason);
             }
         }
@@ -127,21 +148,101 @@ impl Driver {
             } else {
                 self.commands.recv().await
             };
-            match command {
-                None => return Err("the client was dropped".into()),
-                Some(Command::Close) => return Err("closed by the application".into()),
-                Some(Command::Send { reply, .. }) => {
-                    let _ = reply.send(Err(ClientError::NotConnected));
-                }
-                Some(Command::Subscribe(events)) => self.events = Some(events),
-                Some(Command::AutoReconnect(enabled)) => {
-                    self.auto_reconnect = enabled;
-                    if enabled {
-                        return Ok(());
-                    }
-                }
-                Some(Command::Disconnect) => {}
+            let turned_on = matches!(command, Some(Command::AutoReconnect(true)));
+            self.on_offline_command(command)?;
+            if turned_on {
+                return Ok(());
             }
+        }
+    }
+
+    /// Long-polls the user's rooms until `retry_at`, delivering events through the same path
+    /// as the socket (cursors, dedupe, handlers, stream). `Err` means stop.
+    async fn poll_until(&mut self, retry_at: Instant, token: &str) -> Result<(), String> {
+        while Instant::now() < retry_at {
+            if self.user_id.is_none() {
+                match polling::me(&self.http, self.config.http_base(), token).await {
+                    Ok(id) => self.user_id = Some(id),
+                    Err(PollError::Unauthorized) => return Err("the server refused the credentials (401)".into()),
+                    Err(PollError::Other(_)) => return self.wait_offline(retry_at).await,
+                }
+            }
+            let mut rooms: Vec<String> = self.cursors.as_map().keys().cloned().collect();
+            rooms.extend(self.config.poll_rooms.iter().cloned());
+            rooms.extend(self.user_id.iter().map(|id| format!("user:{id}")));
+            rooms.sort();
+            rooms.dedup();
+            let wait = self.config.poll_wait.min(retry_at.saturating_duration_since(Instant::now()));
+            let (http, base, cursors) = (&self.http, self.config.http_base(), &self.cursors);
+            let polls = futures_util::future::join_all(rooms.iter().map(|room| {
+                // A room without a cursor is first asked where it stands, without waiting.
+                let (after, wait) = cursors.get(room).map_or((0, Duration::ZERO), |seq| (seq, wait));
+                polling::poll(http, base, token, room, after, wait)
+            }));
+            let pages = tokio::select! {
+                pages = polls => pages,
+                () = sleep_until(retry_at) => return Ok(()),
+                command = self.commands.recv() => {
+                    self.on_offline_command(command)?;
+                    continue;
+                }
+            };
+            let mut progressed = false;
+            for page in pages {
+                match page {
+                    Ok(page) => progressed |= self.on_page(page).await,
+                    Err(PollError::Unauthorized) => return Err("the server refused the credentials (401)".into()),
+                    Err(PollError::Other(error)) => tracing::debug!(%error, "poll failed"),
+                }
+            }
+            if !progressed {
+                // Every poll failed or returned at once with nothing: do not spin.
+                tokio::select! {
+                    () = sleep_until((Instant::now() + Duration::from_millis(500)).min(retry_at)) => {}
+                    command = self.commands.recv() => self.on_offline_command(command)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers a polled page. Returns whether the poll made progress (events, or a cursor
+    /// learnt), i.e. whether polling again at once is useful.
+    async fn on_page(&mut self, page: Page) -> bool {
+        let Some(cursor) = self.cursors.get(&page.room) else {
+            self.cursors.set(&page.room, page.last_seq);
+            return true;
+        };
+        if page.resync_required {
+            let frame = serde_json::json!({"type": "resync_required", "room": page.room, "last_seq": page.last_seq});
+            self.on_frame(frame, &mut Vec::new()).await;
+            return true;
+        }
+        let progressed = !page.events.is_empty() || page.last_seq > cursor;
+        for event in page.events {
+            self.on_frame(event, &mut Vec::new()).await;
+        }
+        progressed
+    }
+
+    /// Serves a command while not connected. `Err` means stop.
+    fn on_offline_command(&mut self, command: Option<Command>) -> Result<(), String> {
+        match command {
+            None => Err("the client was dropped".into()),
+            Some(Command::Close) => Err("closed by the application".into()),
+            Some(Command::Send { reply, .. }) => {
+                let _ = reply.send(Err(ClientError::NotConnected));
+                Ok(())
+            }
+            Some(Command::Subscribe(events)) => {
+                self.events = Some(events);
+                Ok(())
+            }
+            Some(Command::AutoReconnect(enabled)) => {
+                self.auto_reconnect = enabled;
+                Ok(())
+            }
+            Some(Command::Disconnect) => Ok(()),
         }
     }
 
@@ -158,6 +259,9 @@ impl Driver {
                 message = stream.next() => match message {
                     Some(Ok(Message::Text(text))) => {
                         let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
+                        if frame["type"] == "connected" {
+                            self.user_id = frame["user_id"].as_str().map(str::to_owned);
+                        }
                         if frame["type"] == "ping" {
                             let _ = sink.send(Message::text(r#"{"type":"pong"}"#)).await;
                             continue;

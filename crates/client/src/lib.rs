@@ -28,6 +28,7 @@ mod config;
 mod cursors;
 mod driver;
 mod event;
+mod polling;
 
 pub use backoff::{Backoff, full_jitter};
 pub use client::{Client, ClientError};

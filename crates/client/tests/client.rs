@@ -243,3 +243,100 @@ async fn jittered_retries_stay_within_the_schedule() {
         assert!(gap <= Duration::from_secs(base) + Duration::from_millis(1), "{gap:?} > {base}s");
     }
 }
+
+/// A TCP proxy in front of the server that can refuse WebSocket upgrades (`/ws`), like a
+/// corporate proxy that blocks them, while passing every other request.
+struct UpgradeBlockingProxy {
+    addr: SocketAddr,
+    blocked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl UpgradeBlockingProxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("addr");
+        let blocked = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = blocked.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let is_upgrade = head.starts_with(b"GET /ws");
+                    if is_upgrade && flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        let _ = client
+                            .write_all(
+                                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                            )
+                            .await;
+                        return;
+                    }
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    if server.write_all(&head).await.is_ok() {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { addr, blocked }
+    }
+
+    fn allow_websockets(&self) {
+        self.blocked.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn transition(changes: &mut tokio::sync::broadcast::Receiver<ConnectionState>, wanted: ConnectionState) {
+    tokio::time::timeout(WAIT, async { while changes.recv().await.expect("transitions") != wanted {} })
+        .await
+        .unwrap_or_else(|_| panic!("no transition to {wanted:?}"));
+}
+
+#[tokio::test]
+async fn websocket_refused_falls_back_to_polling_then_returns_to_live() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let (user_id, token) = server.sign_up().await;
+    let room = format!("user:{user_id}");
+    let proxy = UpgradeBlockingProxy::start(server.addr).await;
+    // The app loaded the user's state at seq 0 (e.g. by REST), so it starts from there.
+    let mut cursors = tandem_client::Cursors::default();
+    cursors.set(&room, 0);
+    let config = ClientConfig {
+        cursors,
+        polling_after_failures: 1,
+        backoff_min: Duration::from_millis(300),
+        backoff_max: Duration::from_millis(600),
+        jitter: false,
+        ..ClientConfig::new(format!("http://{}", proxy.addr), token)
+    };
+    let client = Client::connect(config);
+    let mut changes = client.state_changes();
+    let mut events = client.events().await;
+    transition(&mut changes, ConnectionState::Polling).await;
+
+    publish(&server.store, Some(&server.hub), &room, 1).await;
+    publish(&server.store, Some(&server.hub), &room, 2).await;
+    let mut seqs = Vec::new();
+    for _ in 1..=2 {
+        seqs.push(next_note(&mut events).await.seq().expect("seq"));
+    }
+    // `/ws` is still refused by the proxy: these two came by long polling.
+
+    proxy.allow_websockets();
+    transition(&mut changes, ConnectionState::Live).await;
+    publish(&server.store, Some(&server.hub), &room, 3).await;
+    seqs.push(next_note(&mut events).await.seq().expect("seq"));
+    assert_eq!(seqs, [1, 2, 3], "each event once, in order, across the switch");
+    client.close().await;
+    server.stop().await;
+}
