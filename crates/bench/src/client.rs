@@ -1,4 +1,5 @@
-//! Load-generator WebSocket clients: small buffers, spread over 127.0.0.x source addresses.
+//! Load-generator WebSocket clients: the SDK's tuned socket settings, spread over 127.0.0.x
+//! source addresses.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -8,16 +9,9 @@ use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// A connected client socket.
 pub type Socket = WebSocketStream<TcpStream>;
-
-/// Client buffers as small as the server's: a 4 KiB read buffer (the 128 KiB default is
-/// zero-filled on every read and dominates client CPU, see STACK.md).
-pub fn config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0).max_message_size(Some(16 << 20))
-}
 
 /// The `index`-th source address: 127.0.0.2, 127.0.0.3, ... cycling over `source_ips`, so
 /// the ephemeral port range of one address never runs out.
@@ -41,7 +35,7 @@ pub async fn connect_with_query(server: SocketAddr, source: Ipv4Addr, query: &st
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://{server}/ws?{query}");
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(tandem_client::websocket_config())).await?;
     let first = ws.next().await.context("closed before `connected`")??;
     let Message::Text(text) = first else { bail!("first frame is not text") };
     let frame: Value = serde_json::from_str(&text)?;
