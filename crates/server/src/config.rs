@@ -98,7 +98,7 @@ pub struct ServeConfig {
     /// API key an app backend presents (`Authorization: Bearer KEY`) to publish events into
     /// rooms with `POST /api/v1/rooms/{room}/publish`. Repeat the flag (or comma-separate the
     /// variable) for several keys; without any, the publish API is closed.
-    #[arg(long = "api-key", env = "TANDEM_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(long = "api-key", env = "TANDEM_API_KEY", value_delimiter = ',', hide_env_values = true)]
     pub api_keys: Vec<String>,
 
     /// Durable events kept per room; older ones are pruned (clients behind them resync).
