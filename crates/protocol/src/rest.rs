@@ -93,3 +93,176 @@ pub struct PublishedEvent {
     /// The event's timestamp, unix ms.
     pub timestamp: i64,
 }
+
+/// `POST /api/v1/threads`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateThreadRequest {
+    /// The thread's name; trimmed, 1..=100 characters.
+    pub name: String,
+}
+
+/// A thread: its members (`users`) and its pending invitations (`invites`). Only members can
+/// read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Thread {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The thread's name.
+    pub name: String,
+    /// Id of the user who created it.
+    pub created_by: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Members, in the order they joined (the creator first).
+    pub users: Vec<ThreadUser>,
+    /// Pending invitations, oldest first.
+    pub invites: Vec<Invite>,
+}
+
+/// A member of a thread as thread reads show it. `username` and `name` are the user's current
+/// ones (read from the user, never copied); `is_online` comes from live connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreadUser {
+    /// User id.
+    pub id: String,
+    /// Current username.
+    pub username: String,
+    /// Current display name.
+    pub name: String,
+    /// When the user became a member (RFC 3339).
+    pub joined_at: String,
+    /// Whether the user has at least one live connection right now.
+    pub is_online: bool,
+}
+
+/// A pending invitation of a user to a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Invite {
+    /// The thread.
+    pub thread_id: String,
+    /// The invited user.
+    pub user_id: String,
+    /// The invited user's current username.
+    pub username: String,
+    /// The member who invited them.
+    pub invited_by: String,
+    /// When the invitation was made (RFC 3339).
+    pub created_at: String,
+}
+
+/// `GET /api/v1/threads`: the caller's threads, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreadList {
+    /// Threads the caller is a member of.
+    pub threads: Vec<Thread>,
+}
+
+/// `POST /api/v1/threads/{id}/invites`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// The user to invite (24 lowercase hex).
+    pub user_id: String,
+}
+
+/// Answer to `POST /api/v1/threads/{id}/invite-link`: a shareable code (128 random bits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InviteLink {
+    /// The secret code to `POST /api/v1/threads/{id}/join` with (32 lowercase hex).
+    pub code: String,
+    /// A relative deep link carrying thread id and code, `/join/{thread_id}?code={code}`, for
+    /// the app to open.
+    pub url: String,
+}
+
+/// `POST /api/v1/threads/{id}/join`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// The code of an invite link of this thread.
+    pub code: String,
+}
+
+/// What the invitee does with an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteAction {
+    /// Become a member.
+    Accept,
+    /// Drop the invitation.
+    Decline,
+}
+
+/// `PUT /api/v1/threads/{id}/invites/{user_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerInviteRequest {
+    /// `"accept"` or `"decline"`.
+    pub action: InviteAction,
+}
+
+/// `POST /api/v1/threads/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessageRequest {
+    /// The message body: any JSON value, at most 64 KiB once serialized.
+    pub snapshot: serde_json::Value,
+}
+
+/// A message in a thread.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The thread.
+    pub thread_id: String,
+    /// Who posted it.
+    pub user_id: String,
+    /// The body, exactly as posted.
+    #[schema(value_type = serde_json::Value)]
+    pub snapshot: Box<serde_json::value::RawValue>,
+    /// When it was posted (RFC 3339).
+    pub created_at: String,
+}
+
+/// `GET /api/v1/threads/{id}/messages`: a page of messages, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageList {
+    /// Messages, newest first. Pass the last one's id as `before` for the next page; fewer than
+    /// `limit` means there are no older ones.
+    pub messages: Vec<Message>,
+}
+
+/// An item of a user's playlist: opaque client data under a client- or server-chosen id.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PlaylistItem {
+    /// 1..=64 characters of `A-Z a-z 0-9 _ -`.
+    pub id: String,
+    /// The item's data, exactly as stored.
+    #[schema(value_type = serde_json::Value)]
+    pub data: Box<serde_json::value::RawValue>,
+    /// When the item was first stored (RFC 3339).
+    pub created_at: String,
+    /// When the item was last written (RFC 3339).
+    pub updated_at: String,
+}
+
+/// `GET /api/v1/users/{id}/playlist`: oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Playlist {
+    /// The items.
+    pub items: Vec<PlaylistItem>,
+}
+
+/// `POST /api/v1/users/{id}/playlist`: store an item. With an `id` that already exists the item's
+/// data is replaced (idempotent upsert).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaylistItemRequest {
+    /// Client-chosen id (1..=64 of `A-Z a-z 0-9 _ -`); the server picks one when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Any JSON, at most 64 KiB once serialized.
+    pub data: serde_json::Value,
+}

@@ -142,6 +142,83 @@ pub enum ServerFrame {
         /// When the list was taken, unix ms.
         timestamp: i64,
     },
+    /// Durable, room `thread:{id}`: a message was posted in a thread. Every connection of every
+    /// member gets it, the sender's other devices included.
+    MessageCreated {
+        /// `thread:{parent_thread}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The message id (24 lowercase hex).
+        id: String,
+        /// The thread's id.
+        parent_thread: String,
+        /// Who posted it.
+        user_id: String,
+        /// The message body, any JSON, exactly as posted.
+        snapshot: Value,
+        /// When it was posted, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `user:{invitee}`: the recipient was invited to a thread.
+    ThreadInvitation {
+        /// `user:{invitee id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The thread's id.
+        thread_id: String,
+        /// The thread's name when the invitation was made.
+        thread_name: String,
+        /// Id of the member who invited.
+        invited_by: String,
+        /// Username of the member who invited, when the invitation was made.
+        invited_by_username: String,
+        /// When the invitation was made, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `thread:{id}`: a user became a member of the thread, by accepting an
+    /// invitation or by joining with an invite link.
+    InvitationAccepted {
+        /// `thread:{thread_id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The thread's id.
+        thread_id: String,
+        /// The new member.
+        user_id: String,
+        /// The new member's username when they joined.
+        user_name: String,
+        /// Whether the new member had a live connection when they joined.
+        is_online: bool,
+        /// When they joined, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `thread:{id}`: a member left the thread or was removed by its creator.
+    /// The member's own connections no longer receive the room and do not get this frame.
+    ParticipantLeft {
+        /// `thread:{thread_id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The thread's id.
+        thread_id: String,
+        /// Who is no longer a member.
+        user_id: String,
+        /// When it happened, unix ms.
+        timestamp: i64,
+    },
+    /// Ephemeral (no `room`/`seq`, not replayed): a collaborator, or the recipient on another
+    /// device, changed their username. Sent once per recipient, however many threads are shared.
+    UserProfileUpdated {
+        /// Whose profile changed.
+        user_id: String,
+        /// The new username.
+        username: String,
+        /// When it changed, unix ms.
+        timestamp: i64,
+    },
 }
 
 /// WebSocket close codes the server uses.
@@ -197,6 +274,34 @@ mod tests {
         assert_eq!(
             serde_json::to_value(frame).unwrap(),
             json!({"type": "user_status_changed", "user_id": "u", "is_online": true, "timestamp": 5})
+        );
+        let accepted = ServerFrame::InvitationAccepted {
+            room: "thread:t".into(),
+            seq: 3,
+            thread_id: "t".into(),
+            user_id: "u".into(),
+            user_name: "bob".into(),
+            is_online: true,
+            timestamp: 7,
+        };
+        assert_eq!(
+            serde_json::to_value(accepted).unwrap(),
+            json!({"type": "invitation_accepted", "room": "thread:t", "seq": 3, "thread_id": "t", "user_id": "u",
+                   "user_name": "bob", "is_online": true, "timestamp": 7})
+        );
+        let message = ServerFrame::MessageCreated {
+            room: "thread:t".into(),
+            seq: 4,
+            id: "m".into(),
+            parent_thread: "t".into(),
+            user_id: "u".into(),
+            snapshot: json!({"bpm": 120}),
+            timestamp: 8,
+        };
+        assert_eq!(
+            serde_json::to_value(message).unwrap(),
+            json!({"type": "message_created", "room": "thread:t", "seq": 4, "id": "m", "parent_thread": "t",
+                   "user_id": "u", "snapshot": {"bpm": 120}, "timestamp": 8})
         );
         let error = ServerFrame::Error { code: ErrorCode::UnknownType, message: "m".into(), reference: None };
         assert_eq!(

@@ -19,6 +19,13 @@ pub enum DomainError {
     /// The change conflicts with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// The input is larger than its limit (e.g. a message snapshot over 64 KiB).
+    #[error("{0}")]
+    TooLarge(String),
+    /// Stored data breaks an invariant (a bug or a damaged database). The message is logged,
+    /// never shown to callers.
+    #[error("{0}")]
+    Internal(String),
     /// The store failed; see the source for details (not shown to callers).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -32,6 +39,8 @@ impl DomainError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::Internal(_) => ErrorCode::Internal,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
         }

@@ -6,8 +6,11 @@
 
 mod error;
 pub mod events;
+pub mod ids;
+pub mod library;
 pub mod presence;
 pub mod rooms;
+pub mod threads;
 pub mod users;
 
 pub use error::DomainError;

@@ -1,9 +1,11 @@
 //! Users: ids, username rules, sign-up, provisioning from external tokens, username changes.
 
 use rand::Rng;
+use tandem_protocol::ws::ServerFrame;
 
-use super::DomainError;
+use super::{DomainError, ids};
 use crate::clock;
+use crate::hub::{self, Hub};
 use crate::store::{Store, StoreError, UserRecord};
 
 /// Shortest allowed username, in characters (after trimming).
@@ -16,17 +18,14 @@ pub const NAME_MAX: usize = 100;
 /// so more than one attempt is already rare).
 const GENERATED_USERNAME_ATTEMPTS: usize = 5;
 
-/// A new 24-lowercase-hex user id: 4 bytes of seconds since the epoch (so ids sort roughly by
-/// creation, like seed 000's ids) followed by 8 random bytes.
+/// A new 24-lowercase-hex user id (see [`ids::new_id`]).
 pub fn new_user_id() -> String {
-    let seconds = u32::try_from(clock::now_ms() / 1000).unwrap_or(u32::MAX);
-    let random: u64 = rand::rng().random();
-    format!("{seconds:08x}{random:016x}")
+    ids::new_id()
 }
 
 /// Whether `id` has the shape of a user id (24 lowercase hex characters).
 pub fn is_user_id(id: &str) -> bool {
-    id.len() == 24 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    ids::is_id(id)
 }
 
 /// Trims `raw` and checks the username rules: 3..=32 characters of ASCII letters, digits,
@@ -97,12 +96,39 @@ pub async fn get(store: &Store, id: &str) -> Result<UserRecord, DomainError> {
 /// Changes `target`'s username on behalf of `actor`. Only users may rename themselves (403);
 /// the name must pass the rules (400) and be free ignoring case (409). Renaming to one's own
 /// current name in another case is allowed.
-pub async fn change_username(store: &Store, actor: &str, target: &str, raw: &str) -> Result<UserRecord, DomainError> {
+///
+/// Afterwards every collaborator (each once, however many rooms they share) and the user's own
+/// other connections get `user_profile_updated`, through their `user:` rooms. It is ephemeral
+/// (no seq, not replayed): reads always show the current username, so a client that was away
+/// refetches. A failure to load the collaborators is logged; the rename stands.
+pub async fn change_username(
+    store: &Store,
+    hub: &Hub,
+    actor: &str,
+    target: &str,
+    raw: &str,
+) -> Result<UserRecord, DomainError> {
     if actor != target {
         return Err(DomainError::Forbidden("you can only change your own username".into()));
     }
     let username = normalize_username(raw)?;
-    store.set_username(target, &username).await.map_err(username_conflict)?.ok_or(DomainError::NotFound("user"))
+    let user =
+        store.set_username(target, &username).await.map_err(username_conflict)?.ok_or(DomainError::NotFound("user"))?;
+    let frame = hub::encode(&ServerFrame::UserProfileUpdated {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        timestamp: clock::now_ms(),
+    });
+    match store.collaborators(&user.id).await {
+        Ok(collaborators) => {
+            for collaborator in &collaborators {
+                hub.publish(&hub::user_room(&collaborator.id), frame.clone());
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, user_id = %user.id, "could not load collaborators; rename not announced"),
+    }
+    hub.publish(&hub::user_room(&user.id), frame);
+    Ok(user)
 }
 
 fn new_record(id: String, username: String, name: String) -> UserRecord {
@@ -142,8 +168,6 @@ mod tests {
     fn user_ids_are_24_lowercase_hex() {
         let id = new_user_id();
         assert!(is_user_id(&id), "{id}");
-        assert_ne!(id, new_user_id());
-        assert!(!is_user_id("ABCDEFABCDEFABCDEFABCDEF"));
         assert!(!is_user_id("abc"));
     }
 

@@ -6,10 +6,12 @@
 
 mod error;
 mod extract;
+mod library;
 mod middleware;
 mod openapi;
 mod ops;
 mod rooms;
+mod threads;
 mod users;
 
 use std::sync::Arc;
@@ -55,7 +57,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let max_body_size = state.config.max_body_size;
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", users::router().merge(rooms::router()))
+        .nest("/api/v1", users::router().merge(library::router()).merge(threads::router()).merge(rooms::router()))
         .split_for_parts();
     let app = api
         .merge(ops::router())

@@ -13,6 +13,8 @@ use utoipa::{Modify, OpenApi};
     components(schemas(tandem_protocol::ErrorBody, tandem_protocol::ErrorDetail, tandem_protocol::ErrorCode)),
     tags(
         (name = "users", description = "Sign-up, profiles, usernames"),
+        (name = "library", description = "User-owned data: playlist and followed users (owner only)"),
+        (name = "threads", description = "Threads, invitations, invite links, membership, messages"),
         (name = "rooms", description = "Event history, long-poll fallback, server publish API")
     )
 )]

@@ -75,6 +75,7 @@ async fn get_user(
 }
 
 /// Change one's own username (trimmed; 3..=32 of letters, digits, `_ . -`; unique ignoring case).
+/// Every collaborator, and the caller's other connections, get `user_profile_updated`.
 #[utoipa::path(put, path = "/users/{id}/username", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (24 hex); must be the caller")),
     request_body = UpdateUsernameRequest,
@@ -91,7 +92,7 @@ async fn update_username(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<UpdateUsernameRequest>,
 ) -> Result<Json<User>, AppError> {
-    let user = users::change_username(&state.store, &caller.id, &id, &request.username).await?;
+    let user = users::change_username(&state.store, &state.hub, &caller.id, &id, &request.username).await?;
     let is_online = state.hub.is_online(&user.id);
     Ok(Json(to_wire(user, is_online)))
 }

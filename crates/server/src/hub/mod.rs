@@ -27,11 +27,17 @@ pub use registry::{Presence, Registry};
 /// increment, never a copy).
 pub type Frame = axum::extract::ws::Utf8Bytes;
 
-/// Encodes `event` as a JSON text frame. Serializing our own frame types cannot fail (they
-/// hold only strings, numbers, bools, maps and `serde_json::Value`s).
+/// Encodes `event` as a JSON text frame. See [`to_json`].
 pub fn encode<T: serde::Serialize>(event: &T) -> Frame {
+    Frame::from(to_json(event))
+}
+
+/// Encodes `event` as JSON text, e.g. a durable event for the log (which keeps exactly what is
+/// sent). Serializing our own frame types cannot fail (they hold only strings, numbers, bools,
+/// maps and `serde_json::Value`s).
+pub fn to_json<T: serde::Serialize>(event: &T) -> String {
     match serde_json::to_string(event) {
-        Ok(json) => Frame::from(json),
+        Ok(json) => json,
         Err(e) => unreachable!("server frame failed to serialize: {e}"),
     }
 }

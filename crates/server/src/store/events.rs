@@ -48,6 +48,30 @@ impl BeginWrite for Pool<Postgres> {
     }
 }
 
+/// Opening a read-only transaction whose statements all see one snapshot, per engine: SQLite's
+/// deferred `BEGIN` (in WAL mode the snapshot is taken at the first read); PostgreSQL's
+/// `REPEATABLE READ READ ONLY` (its default, `READ COMMITTED`, gives each statement its own).
+pub(crate) trait BeginRead {
+    /// The engine.
+    type Db: sqlx::Database;
+    /// Starts a read-only snapshot transaction.
+    fn begin_read(&self) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginRead for Pool<Sqlite> {
+    type Db = Sqlite;
+    fn begin_read(&self) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
+impl BeginRead for Pool<Postgres> {
+    type Db = Postgres;
+    fn begin_read(&self) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    }
+}
+
 /// Inside a write transaction `$tx` (either engine): allocates `$room`'s next seq, builds the
 /// frame with `$build(seq, timestamp)` and stores it. Evaluates to `Result<StoredEvent, _>`.
 /// The room's row stays locked until the transaction ends, so concurrent writers of one room
@@ -74,6 +98,7 @@ macro_rules! append_event {
         }
     };
 }
+pub(crate) use append_event;
 
 impl Store {
     /// Appends one event to `room` in its own transaction. `build(seq, timestamp)` returns the

@@ -11,12 +11,20 @@
 mod connect;
 mod error;
 mod events;
+mod library;
 mod members;
 mod settings;
+mod threads;
 mod users;
 
 pub use error::StoreError;
+pub(crate) use events::{BeginRead, BeginWrite, append_event};
 pub use events::{RoomLog, StoredEvent};
+pub use library::{PlaylistItemRecord, Upserted};
+pub use threads::{
+    InviteRecord, MessageRecord, NewMessage, ThreadMemberRecord, ThreadRecord, ThreadRefusal, ThreadView, ThreadWrite,
+    thread_room,
+};
 pub use users::UserRecord;
 
 use sqlx::{Pool, Postgres, Sqlite};

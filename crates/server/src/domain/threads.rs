@@ -1,0 +1,377 @@
+//! Threads (seed 000): creation, reads, invitations by user and by link, leaving and removal,
+//! messages.
+//!
+//! **Visibility.** Only members see a thread: for anyone else the thread and everything under
+//! it is `NotFound`, the same answer as for a thread that does not exist. The exceptions are
+//! the two ways in: answering one's own invitation, and joining with an invite link's code.
+//!
+//! **Events and order.** Every change with an event writes both in one store transaction (the
+//! event gets its room's next seq) and is published after the commit. The writer holds the
+//! room's order lock ([`Registry::order_lock`](crate::hub::Registry::order_lock)) from before the
+//! transaction until after the publish, so live delivery follows seq order. Membership changes
+//! update the hub's subscriptions between commit and publish: a new member's open connections
+//! join the room first (so they get the event too: it carries the seq they can resume from), a
+//! leaving member's connections leave it first (so they never get it).
+
+use rand::Rng;
+use serde_json::Value;
+use tandem_protocol::ws::ServerFrame;
+
+use super::{DomainError, ids};
+use crate::clock;
+use crate::hub::{self, Frame, Hub};
+use crate::store::{
+    InviteRecord, MessageRecord, NewMessage, Store, StoredEvent, ThreadMemberRecord, ThreadRecord, ThreadRefusal,
+    ThreadView, UserRecord,
+};
+
+pub use crate::store::thread_room as room;
+
+/// Longest thread name, in characters (after trimming).
+pub const NAME_MAX: usize = 100;
+/// Largest message snapshot, in bytes of compact JSON.
+pub const SNAPSHOT_MAX: usize = 64 * 1024;
+/// Messages per page when the caller does not say.
+pub const PAGE_DEFAULT: i64 = 50;
+/// Most messages per page.
+pub const PAGE_MAX: i64 = 100;
+/// Longest accepted invite-link code (real ones are 32 characters).
+const CODE_MAX: usize = 64;
+
+/// What the invitee does with an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Become a member.
+    Accept,
+    /// Drop the invitation.
+    Decline,
+}
+
+/// Trims a thread name and checks its length (1..=100 characters).
+pub fn normalize_name(raw: &str) -> Result<String, DomainError> {
+    let name = raw.trim();
+    let length = name.chars().count();
+    if !(1..=NAME_MAX).contains(&length) {
+        return Err(DomainError::Invalid(format!("thread name must be 1 to {NAME_MAX} characters long, got {length}")));
+    }
+    Ok(name.to_owned())
+}
+
+/// Creates a thread whose first member is `creator`, and subscribes the creator's open
+/// connections to its room.
+pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, name: &str) -> Result<ThreadView, DomainError> {
+    let thread = ThreadRecord {
+        id: ids::new_id(),
+        name: normalize_name(name)?,
+        created_by: creator.id.clone(),
+        created_at: clock::now_ms(),
+    };
+    store.create_thread(&thread).await?;
+    hub.join_user(&creator.id, &room(&thread.id));
+    let member = ThreadMemberRecord {
+        thread_id: thread.id.clone(),
+        user_id: creator.id.clone(),
+        username: creator.username.clone(),
+        name: creator.name.clone(),
+        joined_at: thread.created_at,
+    };
+    Ok(ThreadView { thread, members: vec![member], invites: Vec::new() })
+}
+
+/// The threads `user_id` is a member of, newest first (a constant number of store queries).
+pub async fn list(store: &Store, user_id: &str) -> Result<Vec<ThreadView>, DomainError> {
+    Ok(store.thread_views_of(user_id).await?)
+}
+
+/// The thread `thread_id` as its member `user_id` sees it; `NotFound` for non-members.
+pub async fn get(store: &Store, user_id: &str, thread_id: &str) -> Result<ThreadView, DomainError> {
+    if !ids::is_id(thread_id) {
+        return Err(DomainError::NotFound("thread"));
+    }
+    store.thread_view(thread_id, user_id).await?.ok_or(DomainError::NotFound("thread"))
+}
+
+/// `NotFound("thread")` unless `user_id` is a member of `thread_id`.
+async fn require_member(store: &Store, thread_id: &str, user_id: &str) -> Result<(), DomainError> {
+    if ids::is_id(thread_id) && store.is_member(&room(thread_id), user_id).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("thread"))
+    }
+}
+
+/// The error for a refused thread write, when the acting user's membership was the question.
+fn refused(refusal: ThreadRefusal) -> DomainError {
+    match refusal {
+        ThreadRefusal::NoThread | ThreadRefusal::NotMember => DomainError::NotFound("thread"),
+        ThreadRefusal::NoUser => DomainError::NotFound("user"),
+        ThreadRefusal::NoInvite => DomainError::NotFound("invitation"),
+        ThreadRefusal::BadCode => DomainError::NotFound("invite link"),
+        ThreadRefusal::AlreadyMember => DomainError::Conflict("the user is already a member of this thread".into()),
+        ThreadRefusal::AlreadyInvited => DomainError::Conflict("the user is already invited to this thread".into()),
+    }
+}
+
+/// Publishes a committed durable event to `room` (call it holding the room's order lock).
+fn publish(hub: &Hub, room: &str, event: StoredEvent) {
+    crate::telemetry::events().stored.increment(1);
+    hub.publish_durable(room, event.seq, Frame::from(event.frame));
+}
+
+/// Invites `invitee_id` to `thread_id` on behalf of the member `inviter`. The invitee's
+/// `user:` room gets `thread_invitation` (durable). Unknown thread or non-member inviter:
+/// `NotFound("thread")`; malformed id: `Invalid`; unknown invitee: `NotFound("user")`; invitee
+/// already a member or already invited: `Conflict`.
+pub async fn invite(
+    store: &Store,
+    hub: &Hub,
+    inviter: &UserRecord,
+    thread_id: &str,
+    invitee_id: &str,
+) -> Result<InviteRecord, DomainError> {
+    require_member(store, thread_id, &inviter.id).await?;
+    if !ids::is_id(invitee_id) {
+        return Err(DomainError::Invalid("user_id must be 24 lowercase hex characters".into()));
+    }
+    let invitee = store.user(invitee_id).await?.ok_or(DomainError::NotFound("user"))?;
+    let thread = store.thread(thread_id).await?.ok_or(DomainError::NotFound("thread"))?;
+    let event_room = hub::user_room(&invitee.id);
+    let at = clock::now_ms();
+    let build = {
+        let (event_room, inviter) = (event_room.clone(), inviter.clone());
+        move |seq, timestamp| {
+            hub::to_json(&ServerFrame::ThreadInvitation {
+                room: event_room,
+                seq,
+                thread_id: thread.id,
+                thread_name: thread.name,
+                invited_by: inviter.id,
+                invited_by_username: inviter.username,
+                timestamp,
+            })
+        }
+    };
+    let _order = hub.registry().order_lock(&event_room).await;
+    let event =
+        store.invite_to_thread(thread_id, &invitee.id, &inviter.id, &event_room, at, build).await?.map_err(refused)?;
+    publish(hub, &event_room, event);
+    Ok(InviteRecord {
+        thread_id: thread_id.to_owned(),
+        user_id: invitee.id,
+        username: invitee.username,
+        invited_by: inviter.id.clone(),
+        created_at: at,
+    })
+}
+
+/// Makes a new invite link for `thread_id` (members only): returns its code, 128 random bits
+/// as 32 lowercase hex characters. Every link stays valid; each call makes another.
+pub async fn create_invite_link(store: &Store, caller: &str, thread_id: &str) -> Result<String, DomainError> {
+    require_member(store, thread_id, caller).await?;
+    let code = format!("{:032x}", rand::rng().random::<u128>());
+    store.create_invite_link(thread_id, &code, caller, clock::now_ms()).await?;
+    Ok(code)
+}
+
+/// The `invitation_accepted` frame builder for `user` joining `thread_id`.
+fn accepted_event(thread_id: &str, user: &UserRecord, is_online: bool) -> impl FnOnce(i64, i64) -> String + Send {
+    let (room, thread_id, user_id, user_name) =
+        (room(thread_id), thread_id.to_owned(), user.id.clone(), user.username.clone());
+    move |seq, timestamp| {
+        hub::to_json(&ServerFrame::InvitationAccepted {
+            room,
+            seq,
+            thread_id,
+            user_id,
+            user_name,
+            is_online,
+            timestamp,
+        })
+    }
+}
+
+/// Answers `user_id`'s invitation to `thread_id`; only that user may (`Forbidden` for other
+/// members, `NotFound` for everyone else). Accept: the user becomes a member (invitation
+/// deleted, membership and `invitation_accepted` written in one transaction), the user's open
+/// connections join the room and every member's connections get the event; returns the thread.
+/// Decline: the invitation is deleted; returns `None`. No invitation: `NotFound("invitation")`.
+pub async fn answer_invite(
+    store: &Store,
+    hub: &Hub,
+    caller: &UserRecord,
+    thread_id: &str,
+    user_id: &str,
+    answer: Answer,
+) -> Result<Option<ThreadView>, DomainError> {
+    if caller.id != user_id {
+        require_member(store, thread_id, &caller.id).await?;
+        return Err(DomainError::Forbidden("only the invited user can accept or decline an invitation".into()));
+    }
+    if !ids::is_id(thread_id) {
+        return Err(DomainError::NotFound("invitation"));
+    }
+    match answer {
+        Answer::Decline => {
+            if store.decline_invite(thread_id, &caller.id).await? {
+                Ok(None)
+            } else {
+                Err(DomainError::NotFound("invitation"))
+            }
+        }
+        Answer::Accept => {
+            let room = room(thread_id);
+            let at = clock::now_ms();
+            {
+                let _order = hub.registry().order_lock(&room).await;
+                let build = accepted_event(thread_id, caller, hub.is_online(&caller.id));
+                let event =
+                    store.accept_invite(thread_id, &caller.id, at, build).await?.map_err(|refusal| match refusal {
+                        ThreadRefusal::NoThread => DomainError::NotFound("invitation"),
+                        other => refused(other),
+                    })?;
+                hub.join_user(&caller.id, &room);
+                publish(hub, &room, event);
+            }
+            get(store, &caller.id, thread_id).await.map(Some)
+        }
+    }
+}
+
+/// Joins `thread_id` with an invite link's `code`, like accepting an invitation (a pending
+/// invitation of the caller is dropped). A wrong code, or a thread that does not exist:
+/// `NotFound("invite link")`; already a member: `Conflict`. Returns the thread.
+pub async fn join_with_code(
+    store: &Store,
+    hub: &Hub,
+    caller: &UserRecord,
+    thread_id: &str,
+    code: &str,
+) -> Result<ThreadView, DomainError> {
+    if !ids::is_id(thread_id) || code.is_empty() || code.len() > CODE_MAX {
+        return Err(DomainError::NotFound("invite link"));
+    }
+    let room = room(thread_id);
+    let at = clock::now_ms();
+    {
+        let _order = hub.registry().order_lock(&room).await;
+        let build = accepted_event(thread_id, caller, hub.is_online(&caller.id));
+        let event =
+            store.join_with_code(thread_id, code, &caller.id, at, build).await?.map_err(|refusal| match refusal {
+                ThreadRefusal::NoThread | ThreadRefusal::BadCode => DomainError::NotFound("invite link"),
+                other => refused(other),
+            })?;
+        hub.join_user(&caller.id, &room);
+        publish(hub, &room, event);
+    }
+    get(store, &caller.id, thread_id).await
+}
+
+/// Ends `user_id`'s membership of `thread_id`: a member leaving (`user_id` is the caller), or
+/// the thread's creator removing a member (`Forbidden` for anyone else). The user's open
+/// connections leave the room at once; the remaining members get `participant_left`. A target
+/// that is not a member: `NotFound("member")`.
+pub async fn remove_member(
+    store: &Store,
+    hub: &Hub,
+    caller: &str,
+    thread_id: &str,
+    user_id: &str,
+) -> Result<(), DomainError> {
+    require_member(store, thread_id, caller).await?;
+    let thread = store.thread(thread_id).await?.ok_or(DomainError::NotFound("thread"))?;
+    if caller != user_id && thread.created_by != caller {
+        return Err(DomainError::Forbidden("only the thread's creator can remove other members".into()));
+    }
+    let room = room(thread_id);
+    let build = {
+        let (room, thread_id, user_id) = (room.clone(), thread_id.to_owned(), user_id.to_owned());
+        move |seq, timestamp| hub::to_json(&ServerFrame::ParticipantLeft { room, seq, thread_id, user_id, timestamp })
+    };
+    let _order = hub.registry().order_lock(&room).await;
+    let event =
+        store.remove_thread_member(thread_id, user_id, clock::now_ms(), build).await?.map_err(
+            |refusal| match refusal {
+                ThreadRefusal::NotMember => DomainError::NotFound("member"),
+                other => refused(other),
+            },
+        )?;
+    hub.leave_user(user_id, &room);
+    publish(hub, &room, event);
+    Ok(())
+}
+
+/// Posts a message with `snapshot` (any JSON, at most [`SNAPSHOT_MAX`] bytes serialized, else
+/// `TooLarge`) by the member `author`. Every member connection gets `message_created`, the
+/// author's other devices included.
+pub async fn post_message(
+    store: &Store,
+    hub: &Hub,
+    author: &str,
+    thread_id: &str,
+    snapshot: Value,
+) -> Result<MessageRecord, DomainError> {
+    require_member(store, thread_id, author).await?;
+    let text = snapshot.to_string();
+    if text.len() > SNAPSHOT_MAX {
+        return Err(DomainError::TooLarge(format!(
+            "snapshot is {} bytes of JSON; the limit is {SNAPSHOT_MAX}",
+            text.len()
+        )));
+    }
+    let room = room(thread_id);
+    let (id, at) = (ids::new_id(), clock::now_ms());
+    let build = {
+        let (room, id, parent_thread, user_id) = (room.clone(), id.clone(), thread_id.to_owned(), author.to_owned());
+        move |seq, timestamp| {
+            hub::to_json(&ServerFrame::MessageCreated { room, seq, id, parent_thread, user_id, snapshot, timestamp })
+        }
+    };
+    let message = NewMessage { id: &id, thread_id, user_id: author, snapshot: &text, created_at: at };
+    let _order = hub.registry().order_lock(&room).await;
+    let event = store.insert_message(message, build).await?.map_err(refused)?;
+    let seq = event.seq;
+    publish(hub, &room, event);
+    Ok(MessageRecord {
+        id,
+        thread_id: thread_id.to_owned(),
+        user_id: author.to_owned(),
+        snapshot: text,
+        created_at: at,
+        seq,
+    })
+}
+
+/// A page of `thread_id`'s messages for a member, newest first: up to `limit` (1..=100, default
+/// 50) messages older than the message `before` (`NotFound("message")` if it is not in this
+/// thread), or the newest ones without it.
+pub async fn messages(
+    store: &Store,
+    caller: &str,
+    thread_id: &str,
+    before: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<MessageRecord>, DomainError> {
+    require_member(store, thread_id, caller).await?;
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(DomainError::Invalid(format!("limit must be 1 to {PAGE_MAX}")));
+    }
+    let before_seq = match before {
+        None => i64::MAX,
+        Some(id) => store.message(thread_id, id).await?.ok_or(DomainError::NotFound("message"))?.seq,
+    };
+    Ok(store.messages_before(thread_id, before_seq, limit).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_names_are_trimmed_and_bounded() {
+        assert_eq!(normalize_name("  Beat #1 ").unwrap(), "Beat #1");
+        assert!(normalize_name("   ").is_err());
+        assert!(normalize_name(&"x".repeat(NAME_MAX)).is_ok());
+        assert!(normalize_name(&"x".repeat(NAME_MAX + 1)).is_err());
+    }
+}
