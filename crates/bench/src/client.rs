@@ -35,7 +35,8 @@ pub async fn connect_with_query(server: SocketAddr, source: Ipv4Addr, query: &st
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://{server}/ws?{query}");
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(tandem_client::websocket_config())).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(tandem_client::websocket_config())).await?;
     let first = ws.next().await.context("closed before `connected`")??;
     let Message::Text(text) = first else { bail!("first frame is not text") };
     let frame: Value = serde_json::from_str(&text)?;
