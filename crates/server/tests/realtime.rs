@@ -293,9 +293,16 @@ both_engines! {
         }).await else { return };
         let (_, token) = server.sign_up("alice").await;
         let mut ws = server.connect(&token).await;
-        for _ in 0..40 {
-            ws.send(json!({"type": "ping"})).await;
+        // Exactly the burst plus MAX_STRIKES frames, written at once: the last one triggers the
+        // close, and none is left unread behind it (unread data would make the server's close
+        // a TCP reset, losing the close frame).
+        use futures_util::SinkExt;
+        let flood = 3 + tandem_server::ws::rate_limit::MAX_STRIKES;
+        for _ in 0..flood {
+            let ping = tokio_tungstenite::tungstenite::Message::text(json!({"type": "ping"}).to_string());
+            ws.socket.feed(ping).await.expect("queue");
         }
+        ws.socket.flush().await.expect("send");
         let mut pongs = 0;
         let mut limited = 0;
         let ended = loop {

@@ -743,6 +743,20 @@ both_engines! {
         assert!(id.len() == 24 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
     }
 
+    async fn creating_a_thread_subscribes_the_creators_open_connections(engine: Engine) {
+        let Some(server) = TestServer::start(engine).await else { return };
+        let alice = user(&server, "alice").await;
+        let mut phone = server.connect(&alice.token).await;
+        let mut laptop = server.connect(&alice.token).await;
+        let thread = create_thread(&server, &alice, "Fresh").await;
+        post_message(&server, &alice, &thread, json!("first")).await;
+        for ws in [&mut phone, &mut laptop] {
+            let created = recv(ws, "message_created").await;
+            assert_eq!((created["seq"].as_i64(), created["snapshot"].as_str()), (Some(1), Some("first")), "no event for the creation itself");
+            quiet(ws).await;
+        }
+    }
+
     async fn thread_shape_and_membership_rules(engine: Engine) {
         let Some(server) = TestServer::start(engine).await else { return };
         let alice = user(&server, "alice").await;
