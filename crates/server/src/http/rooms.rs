@@ -90,7 +90,7 @@ async fn room_events(
                 .into_iter()
                 .map(|event| serde_json::value::RawValue::from_string(event.frame))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AppError::Domain(DomainError::Invalid(format!("stored event is not JSON: {e}"))))?;
+                .map_err(|e| AppError::Domain(DomainError::Internal(format!("stored event is not JSON: {e}"))))?;
             return Ok(Json(page(room, events, log.last_seq, false)));
         }
         metrics.long_polls_parked.increment(1.0);
