@@ -29,6 +29,7 @@ mod cursors;
 mod driver;
 mod event;
 mod polling;
+pub mod rest;
 
 pub use backoff::{Backoff, full_jitter};
 pub use client::{Client, ClientError};
@@ -36,6 +37,7 @@ pub use config::{ClientConfig, TokenSource};
 pub use cursors::Cursors;
 pub use driver::websocket_config;
 pub use event::Event;
+pub use rest::{Api, RestError};
 
 /// Where the connection stands (seed 003's Live / Syncing / Offline badge, made precise).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -340,3 +340,50 @@ async fn websocket_refused_falls_back_to_polling_then_returns_to_live() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rest_client_drives_a_thread_and_the_socket_delivers_it() {
+    use tandem_client::{Api, RestError};
+    use tandem_protocol::rest::InviteAction;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let base = format!("http://{}", server.addr);
+    let api = Api::new(&base);
+    let alice = api.sign_up(Some("alice")).await.expect("alice");
+    let bob = api.sign_up(Some("bob")).await.expect("bob");
+    let (alice_api, bob_api) = (api.with_token(&alice.token), api.with_token(&bob.token));
+
+    let thread = alice_api.create_thread("plans").await.expect("thread");
+    alice_api.invite(&thread.id, &bob.user.id).await.expect("invite");
+    let duplicate = alice_api.invite(&thread.id, &bob.user.id).await;
+    assert!(matches!(duplicate, Err(RestError::Api { status: 409, .. })), "{duplicate:?}");
+    bob_api.answer_invite(&thread.id, &bob.user.id, InviteAction::Accept).await.expect("accept");
+    assert_eq!(bob_api.thread(&thread.id).await.expect("thread").users.len(), 2);
+
+    let client = Client::connect(ClientConfig::new(&base, alice.token.clone()));
+    let mut events = client.events().await;
+    wait_for(&mut client.state(), |s| *s == ConnectionState::Live).await;
+    let posted = bob_api.post_message(&thread.id, json!({"text": "hi"})).await.expect("post");
+    let received = tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.recv().await.expect("stream");
+            if event.kind() == "message_created" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("message in time");
+    assert_eq!(received.json()["id"], posted.id.as_str());
+    assert_eq!(received.room(), Some(format!("thread:{}", thread.id).as_str()));
+    let page = alice_api.messages(&thread.id, None, 10).await.expect("messages");
+    assert_eq!(page.messages.len(), 1);
+    let not_member = api.with_token(&api.sign_up(None).await.expect("eve").token).thread(&thread.id).await;
+    assert!(
+        matches!(not_member, Err(RestError::Api { status: 404, ref code, .. }) if code == "not_found"),
+        "{not_member:?}"
+    );
+    client.close().await;
+    server.stop().await;
+}
