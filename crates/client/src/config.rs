@@ -66,6 +66,9 @@ pub struct ClientConfig {
     pub poll_rooms: Vec<String>,
     /// How long one long poll waits on the server (default 25 s, at most 60 s).
     pub poll_wait: Duration,
+    /// Extra trusted root certificates (DER) for `https://` / `wss://`, besides the Mozilla
+    /// roots, e.g. a development CA or a self-signed server certificate.
+    pub extra_root_certificates: Vec<Vec<u8>>,
     /// Capacity of the event stream; when the application falls this far behind, the
     /// connection task waits for it (default 4096).
     pub event_buffer: usize,
@@ -87,6 +90,7 @@ impl ClientConfig {
             polling_after_failures: 3,
             poll_rooms: Vec::new(),
             poll_wait: Duration::from_secs(25),
+            extra_root_certificates: Vec::new(),
             event_buffer: 4096,
         }
     }

@@ -56,6 +56,7 @@ pub(crate) struct Driver {
     /// The user's id, from `connected` or `/users/me`, to poll the user's own room.
     user_id: Option<String>,
     http: reqwest::Client,
+    tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl Driver {
@@ -67,6 +68,7 @@ impl Driver {
         handlers: Handlers,
     ) -> Self {
         let cursors = config.cursors.clone();
+        let tls = crate::tls::client_config(&config.extra_root_certificates);
         let auto_reconnect = config.auto_reconnect;
         Self {
             config,
@@ -80,7 +82,8 @@ impl Driver {
             auto_reconnect,
             failures: 0,
             user_id: None,
-            http: reqwest::Client::new(),
+            http: crate::tls::http_client(&tls),
+            tls,
         }
     }
 
@@ -132,7 +135,10 @@ impl Driver {
             let cursors = serde_json::to_string(self.cursors.as_map()).unwrap_or_default();
             url.push_str(&format!("&resume={}", percent_encode(&cursors)));
         }
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(websocket_config()), true).await?;
+        let connector = tokio_tungstenite::Connector::Rustls(self.tls.clone());
+        let (socket, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(websocket_config()), true, Some(connector))
+                .await?;
         Ok(socket)
     }
 

@@ -30,6 +30,7 @@ mod driver;
 mod event;
 mod polling;
 pub mod rest;
+mod tls;
 
 pub use backoff::{Backoff, full_jitter};
 pub use client::{Client, ClientError};

@@ -40,7 +40,13 @@ pub struct Api {
 impl Api {
     /// A client for `base_url` (`http://host:port`) without a token (enough for sign-up).
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self { http: reqwest::Client::new(), base: base_url.into().trim_end_matches('/').to_owned(), token: None }
+        Self::with_extra_roots(base_url, &[])
+    }
+
+    /// Like [`Api::new`], also trusting `extra_roots` (DER certificates) for `https://`.
+    pub fn with_extra_roots(base_url: impl Into<String>, extra_roots: &[Vec<u8>]) -> Self {
+        let http = crate::tls::http_client(&crate::tls::client_config(extra_roots));
+        Self { http, base: base_url.into().trim_end_matches('/').to_owned(), token: None }
     }
 
     /// The same client authenticated with `token`.
