@@ -36,6 +36,8 @@ pub enum ErrorCode {
     InvalidFrame,
     /// Too many frames too fast; slow down (the connection closes with 1008 if it goes on).
     RateLimited,
+    /// Only a draft's ring holder may do this (append a segment, pass the ring).
+    NotRingHolder,
     /// The store is not reachable; retry later.
     Unavailable,
     /// Something failed inside the server; the message does not leak details.
@@ -60,6 +62,7 @@ impl ErrorCode {
             Self::UnknownType => "unknown_type",
             Self::InvalidFrame => "invalid_frame",
             Self::RateLimited => "rate_limited",
+            Self::NotRingHolder => "not_ring_holder",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -109,6 +112,7 @@ mod tests {
             ErrorCode::UnknownType,
             ErrorCode::InvalidFrame,
             ErrorCode::RateLimited,
+            ErrorCode::NotRingHolder,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

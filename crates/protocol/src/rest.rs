@@ -266,3 +266,83 @@ pub struct PlaylistItemRequest {
     /// Any JSON, at most 64 KiB once serialized.
     pub data: serde_json::Value,
 }
+
+/// `POST /api/v1/drafts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDraftRequest {
+    /// The draft's title; trimmed, 1..=200 characters.
+    pub title: String,
+}
+
+/// A draft (seed 003): collaborators take turns appending segments; only the ring holder may
+/// append. Only collaborators can read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Draft {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The draft's title.
+    pub title: String,
+    /// The creator.
+    pub owner_id: String,
+    /// The collaborator who may append now.
+    pub ring_holder_id: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Collaborators in the order they joined (the owner first).
+    pub collaborators: Vec<DraftCollaborator>,
+    /// Segments in append order.
+    pub segments: Vec<Segment>,
+}
+
+/// A collaborator of a draft; `username` and `name` are the user's current ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DraftCollaborator {
+    /// User id.
+    pub id: String,
+    /// Current username.
+    pub username: String,
+    /// Current display name.
+    pub name: String,
+    /// When they became a collaborator (RFC 3339).
+    pub joined_at: String,
+}
+
+/// A segment of a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Segment {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The text (1..=10000 characters).
+    pub content: String,
+    /// Who appended it.
+    pub author_user_id: String,
+    /// 1, 2, 3, ... in append order.
+    pub position: i64,
+    /// When it was appended (RFC 3339).
+    pub created_at: String,
+}
+
+/// `POST /api/v1/drafts/{id}/segments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendSegmentRequest {
+    /// 1..=10000 characters, not only whitespace.
+    pub content: String,
+}
+
+/// `POST /api/v1/drafts/{id}/ring`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassRingRequest {
+    /// The collaborator to pass the ring to.
+    pub to_user_id: String,
+}
+
+/// `POST /api/v1/drafts/{id}/collaborators`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCollaboratorRequest {
+    /// The user to add (24 lowercase hex).
+    pub user_id: String,
+}

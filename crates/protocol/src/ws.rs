@@ -219,6 +219,121 @@ pub enum ServerFrame {
         /// When it changed, unix ms.
         timestamp: i64,
     },
+    /// Durable, room `draft:{id}` (seed 003): a draft was created. Envelope `draft_id`, `ts`
+    /// (RFC 3339), `user_id` (who acted), `data`.
+    #[serde(rename = "collab.draft_created")]
+    CollabDraftCreated {
+        /// `draft:{draft_id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The draft.
+        draft_id: String,
+        /// When it happened (RFC 3339, ms).
+        ts: String,
+        /// The creator.
+        user_id: String,
+        /// Title, owner and ring holder.
+        data: Box<DraftCreatedData>,
+        /// When it happened, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `draft:{id}`: the ring holder appended a segment.
+    #[serde(rename = "collab.segment_added")]
+    CollabSegmentAdded {
+        /// `draft:{draft_id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The draft.
+        draft_id: String,
+        /// When it happened (RFC 3339, ms).
+        ts: String,
+        /// The author.
+        user_id: String,
+        /// The segment.
+        data: Box<SegmentAddedData>,
+        /// When it happened, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `draft:{id}`: the ring holder passed the ring to another collaborator.
+    #[serde(rename = "collab.ring_passed")]
+    CollabRingPassed {
+        /// `draft:{draft_id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The draft.
+        draft_id: String,
+        /// When it happened (RFC 3339, ms).
+        ts: String,
+        /// The previous holder.
+        user_id: String,
+        /// `from` and `to`.
+        data: Box<RingPassedData>,
+        /// When it happened, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `draft:{id}`: a collaborator added another user as a collaborator.
+    #[serde(rename = "collab.collaborator_added")]
+    CollabCollaboratorAdded {
+        /// `draft:{draft_id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The draft.
+        draft_id: String,
+        /// When it happened (RFC 3339, ms).
+        ts: String,
+        /// The collaborator who added them.
+        user_id: String,
+        /// The new collaborator.
+        data: Box<CollaboratorAddedData>,
+        /// When it happened, unix ms.
+        timestamp: i64,
+    },
+}
+
+/// `data` of `collab.draft_created`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftCreatedData {
+    /// The draft's title.
+    pub title: String,
+    /// The creator.
+    pub owner_id: String,
+    /// Who holds the ring (the creator).
+    pub ring_holder_id: String,
+}
+
+/// `data` of `collab.segment_added` (seed 003's field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentAddedData {
+    /// The segment's id.
+    pub segment_id: String,
+    /// Its text.
+    pub content: String,
+    /// Its author (the ring holder when it was appended).
+    pub author_user_id: String,
+    /// 1, 2, 3, ... in append order.
+    pub position: i64,
+    /// When it was appended (RFC 3339, ms).
+    pub created_at: String,
+}
+
+/// `data` of `collab.ring_passed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingPassedData {
+    /// The previous holder.
+    pub from: String,
+    /// The new holder.
+    pub to: String,
+}
+
+/// `data` of `collab.collaborator_added`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollaboratorAddedData {
+    /// The new collaborator.
+    pub user_id: String,
 }
 
 /// WebSocket close codes the server uses.

@@ -19,6 +19,9 @@ pub enum DomainError {
     /// The change conflicts with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// Only a draft's ring holder may do this.
+    #[error("{0}")]
+    NotRingHolder(String),
     /// The input is larger than its limit (e.g. a message snapshot over 64 KiB).
     #[error("{0}")]
     TooLarge(String),
@@ -39,6 +42,7 @@ impl DomainError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::NotRingHolder(_) => ErrorCode::NotRingHolder,
             Self::TooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::Internal(_) => ErrorCode::Internal,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,

@@ -4,6 +4,7 @@
 //! extract (auth in [`AuthUser`], body in [`JsonBody`]) → a `domain` function → a wire type.
 //! Every failure becomes an [`AppError`], the only place errors turn into HTTP responses.
 
+mod drafts;
 mod error;
 mod extract;
 mod library;
@@ -57,7 +58,14 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let max_body_size = state.config.max_body_size;
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", users::router().merge(library::router()).merge(threads::router()).merge(rooms::router()))
+        .nest(
+            "/api/v1",
+            users::router()
+                .merge(library::router())
+                .merge(threads::router())
+                .merge(drafts::router())
+                .merge(rooms::router()),
+        )
         .split_for_parts();
     let app = api
         .merge(ops::router())

@@ -9,6 +9,7 @@
 //! All timestamps are `i64` unix milliseconds.
 
 mod connect;
+mod drafts;
 mod error;
 mod events;
 mod library;
@@ -17,6 +18,9 @@ mod settings;
 mod threads;
 mod users;
 
+pub use drafts::{
+    DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, DraftWrite, NewSegment, SegmentRecord, draft_room,
+};
 pub use error::StoreError;
 pub(crate) use events::{BeginRead, BeginWrite, append_event};
 pub use events::{RoomLog, StoredEvent};

@@ -1,0 +1,322 @@
+//! Drafts (seed 003): draft rows, collaborators and segments.
+//!
+//! Collaborators are the generic `room_members` table with room `draft:{id}` ([`draft_room`]).
+//! Usernames are read by JOIN with `users`, never copied. Every write appends its event with
+//! [`append_event!`] in the same transaction, after first locking the draft's row
+//! ([`DraftLock`]); the lock also reads the ring holder, so "is the author the holder?" and the
+//! append (or "is the passer the holder?" and the pass) are one atomic step on either engine:
+//! two users can never both append as holder.
+
+use sqlx::{Pool, Postgres, Sqlite};
+
+use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool};
+
+/// The room of a draft: `draft:{id}`.
+pub fn draft_room(draft_id: &str) -> String {
+    format!("draft:{draft_id}")
+}
+
+/// A draft as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DraftRecord {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The draft's title.
+    pub title: String,
+    /// The creator.
+    pub owner_id: String,
+    /// The collaborator who may append segments now.
+    pub ring_holder_id: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+}
+
+/// A collaborator of a draft with the user's current username and name.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DraftCollaboratorRecord {
+    /// The collaborator.
+    pub user_id: String,
+    /// Current username.
+    pub username: String,
+    /// Current display name.
+    pub name: String,
+    /// When they became a collaborator, unix ms.
+    pub joined_at: i64,
+}
+
+/// A segment as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SegmentRecord {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The draft.
+    pub draft_id: String,
+    /// Who appended it (the ring holder at that moment).
+    pub author_id: String,
+    /// The text.
+    pub content: String,
+    /// 1, 2, 3, ... in append order.
+    pub position: i64,
+    /// When it was appended, unix ms.
+    pub created_at: i64,
+    /// The seq of its `collab.segment_added` event.
+    pub seq: i64,
+}
+
+/// A draft with its collaborators (join order) and segments (position order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftView {
+    /// The draft row.
+    pub draft: DraftRecord,
+    /// Its collaborators.
+    pub collaborators: Vec<DraftCollaboratorRecord>,
+    /// Its segments.
+    pub segments: Vec<SegmentRecord>,
+}
+
+/// A segment to append.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSegment<'a> {
+    /// Its new id.
+    pub id: &'a str,
+    /// The draft.
+    pub draft_id: &'a str,
+    /// The author (must hold the ring).
+    pub author_id: &'a str,
+    /// The text.
+    pub content: &'a str,
+    /// When it is appended, unix ms (also the event's timestamp).
+    pub created_at: i64,
+}
+
+/// Why a draft write did not happen. Nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftRefusal {
+    /// There is no such draft.
+    NoDraft,
+    /// The acting user is not a collaborator.
+    NotCollaborator,
+    /// The acting user is a collaborator but does not hold the ring.
+    NotRingHolder,
+    /// The ring's target is not a collaborator.
+    TargetNotCollaborator,
+    /// The user to add already is a collaborator.
+    AlreadyCollaborator,
+    /// The user to add does not exist.
+    NoUser,
+}
+
+/// The outcome of a draft write: the event it appended, or why nothing was written.
+pub type DraftWrite<T> = Result<T, DraftRefusal>;
+
+/// Per engine, the statement that locks a draft's row until the write transaction ends and
+/// reads its ring holder. PostgreSQL locks the row (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE`
+/// already holds the database's write lock.
+trait DraftLock {
+    const LOCK_DRAFT: &'static str;
+}
+
+impl DraftLock for Pool<Sqlite> {
+    const LOCK_DRAFT: &'static str = "SELECT ring_holder_id FROM drafts WHERE id = $1";
+}
+
+impl DraftLock for Pool<Postgres> {
+    const LOCK_DRAFT: &'static str = "SELECT ring_holder_id FROM drafts WHERE id = $1 FOR UPDATE";
+}
+
+fn lock_draft_sql<P: DraftLock>(_pool: &P) -> &'static str {
+    P::LOCK_DRAFT
+}
+
+const DRAFT: &str = "SELECT id, title, owner_id, ring_holder_id, created_at FROM drafts WHERE id = $1";
+const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
+const ADD_MEMBER: &str = "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
+                          ON CONFLICT (room, user_id) DO NOTHING";
+const COLLABORATORS: &str = "SELECT u.id AS user_id, u.username, u.name, m.joined_at \
+                             FROM room_members m JOIN users u ON u.id = m.user_id \
+                             WHERE m.room = $1 ORDER BY m.joined_at, u.id";
+const SEGMENTS: &str = "SELECT id, draft_id, author_id, content, position, created_at, seq FROM draft_segments \
+                        WHERE draft_id = $1 ORDER BY position";
+
+impl Store {
+    /// Creates a draft whose owner is its first collaborator and ring holder, and appends its
+    /// `collab.draft_created` event, in one transaction.
+    pub async fn create_draft(
+        &self,
+        draft: &DraftRecord,
+        build: impl FnOnce(i64, i64) -> String + Send,
+    ) -> Result<StoredEvent, StoreError> {
+        let room = draft_room(&draft.id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO drafts (id, title, owner_id, ring_holder_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&draft.id)
+            .bind(&draft.title)
+            .bind(&draft.owner_id)
+            .bind(&draft.ring_holder_id)
+            .bind(draft.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(ADD_MEMBER).bind(&room).bind(&draft.owner_id).bind(draft.created_at).execute(&mut *tx).await?;
+            let event = append_event!(tx, &room, draft.created_at, build).await?;
+            tx.commit().await?;
+            Ok(event)
+        })
+    }
+
+    /// The draft `draft_id` with collaborators and segments, if it exists and `member_id` is a
+    /// collaborator (`None` otherwise, alike). Three queries in one snapshot.
+    pub async fn draft_view(&self, draft_id: &str, member_id: &str) -> Result<Option<DraftView>, StoreError> {
+        let room = draft_room(draft_id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_read().await?;
+            let Some(draft) = sqlx::query_as::<_, DraftRecord>(DRAFT).bind(draft_id).fetch_optional(&mut *tx).await?
+            else {
+                return Ok(None);
+            };
+            let collaborators =
+                sqlx::query_as::<_, DraftCollaboratorRecord>(COLLABORATORS).bind(&room).fetch_all(&mut *tx).await?;
+            if !collaborators.iter().any(|c| c.user_id == member_id) {
+                return Ok(None);
+            }
+            let segments = sqlx::query_as::<_, SegmentRecord>(SEGMENTS).bind(draft_id).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Some(DraftView { draft, collaborators, segments }))
+        })
+    }
+
+    /// Appends a segment by the ring holder and its event, in one transaction under the draft's
+    /// row lock; `build(seq, timestamp, position)` makes the frame. Returns the stored segment
+    /// and event. Refused when the author is not a collaborator or does not hold the ring.
+    pub async fn append_segment(
+        &self,
+        segment: NewSegment<'_>,
+        build: impl FnOnce(i64, i64, i64) -> String + Send,
+    ) -> Result<DraftWrite<(SegmentRecord, StoredEvent)>, StoreError> {
+        let room = draft_room(segment.draft_id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let Some(holder) = sqlx::query_scalar::<_, String>(lock_draft_sql(pool))
+                .bind(segment.draft_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(Err(DraftRefusal::NoDraft));
+            };
+            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(segment.author_id).fetch_one(&mut *tx).await?
+            {
+                return Ok(Err(DraftRefusal::NotCollaborator));
+            }
+            if holder != segment.author_id {
+                return Ok(Err(DraftRefusal::NotRingHolder));
+            }
+            let position: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM draft_segments WHERE draft_id = $1")
+                    .bind(segment.draft_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let build = move |seq, timestamp| build(seq, timestamp, position);
+            let event = append_event!(tx, &room, segment.created_at, build).await?;
+            sqlx::query(
+                "INSERT INTO draft_segments (id, draft_id, author_id, content, position, created_at, seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(segment.id)
+            .bind(segment.draft_id)
+            .bind(segment.author_id)
+            .bind(segment.content)
+            .bind(position)
+            .bind(segment.created_at)
+            .bind(event.seq)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let record = SegmentRecord {
+                id: segment.id.to_owned(),
+                draft_id: segment.draft_id.to_owned(),
+                author_id: segment.author_id.to_owned(),
+                content: segment.content.to_owned(),
+                position,
+                created_at: segment.created_at,
+                seq: event.seq,
+            };
+            Ok(Ok((record, event)))
+        })
+    }
+
+    /// Passes the ring of `draft_id` from `from` (must be a collaborator holding it) to `to`
+    /// (must be a collaborator), appending the event, in one transaction under the row lock.
+    pub async fn pass_ring(
+        &self,
+        draft_id: &str,
+        from: &str,
+        to: &str,
+        at: i64,
+        build: impl FnOnce(i64, i64) -> String + Send,
+    ) -> Result<DraftWrite<StoredEvent>, StoreError> {
+        let room = draft_room(draft_id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let Some(holder) =
+                sqlx::query_scalar::<_, String>(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?
+            else {
+                return Ok(Err(DraftRefusal::NoDraft));
+            };
+            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(from).fetch_one(&mut *tx).await? {
+                return Ok(Err(DraftRefusal::NotCollaborator));
+            }
+            if holder != from {
+                return Ok(Err(DraftRefusal::NotRingHolder));
+            }
+            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(to).fetch_one(&mut *tx).await? {
+                return Ok(Err(DraftRefusal::TargetNotCollaborator));
+            }
+            sqlx::query("UPDATE drafts SET ring_holder_id = $1 WHERE id = $2")
+                .bind(to)
+                .bind(draft_id)
+                .execute(&mut *tx)
+                .await?;
+            let event = append_event!(tx, &room, at, build).await?;
+            tx.commit().await?;
+            Ok(Ok(event))
+        })
+    }
+
+    /// Makes `user_id` a collaborator of `draft_id` on behalf of the collaborator `by`
+    /// (joined at `at`), appending the event, in one transaction under the row lock.
+    pub async fn add_draft_collaborator(
+        &self,
+        draft_id: &str,
+        by: &str,
+        user_id: &str,
+        at: i64,
+        build: impl FnOnce(i64, i64) -> String + Send,
+    ) -> Result<DraftWrite<StoredEvent>, StoreError> {
+        let room = draft_room(draft_id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if sqlx::query(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?.is_none() {
+                return Ok(Err(DraftRefusal::NoDraft));
+            }
+            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(by).fetch_one(&mut *tx).await? {
+                return Ok(Err(DraftRefusal::NotCollaborator));
+            }
+            let user_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !user_exists {
+                return Ok(Err(DraftRefusal::NoUser));
+            }
+            if sqlx::query(ADD_MEMBER).bind(&room).bind(user_id).bind(at).execute(&mut *tx).await?.rows_affected() == 0
+            {
+                return Ok(Err(DraftRefusal::AlreadyCollaborator));
+            }
+            let event = append_event!(tx, &room, at, build).await?;
+            tx.commit().await?;
+            Ok(Ok(event))
+        })
+    }
+}
