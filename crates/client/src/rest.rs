@@ -6,9 +6,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tandem_protocol::ErrorBody;
 use tandem_protocol::rest::{
-    AnswerInviteRequest, CreateThreadRequest, EventPage, Invite, InviteAction, InviteLink, InviteRequest, JoinRequest,
-    Message, MessageList, Playlist, PlaylistItem, PostMessageRequest, SignUpRequest, SignUpResponse, Thread,
-    ThreadList, UpdateUsernameRequest, User, UserList,
+    AddCollaboratorRequest, AnswerInviteRequest, AppendSegmentRequest, CreateDraftRequest, CreateThreadRequest, Draft,
+    EventPage, Invite, InviteAction, InviteLink, InviteRequest, JoinRequest, Message, MessageList, PassRingRequest,
+    Playlist, PlaylistItem, PostMessageRequest, Segment, SignUpRequest, SignUpResponse, Thread, ThreadList,
+    UpdateUsernameRequest, User, UserList,
 };
 
 /// Why a REST call failed.
@@ -228,6 +229,34 @@ impl Api {
     /// `GET /users/{id}/followed`.
     pub async fn followed(&self, user_id: &str) -> Result<Value, RestError> {
         self.call(Method::GET, &format!("/users/{user_id}/followed"), None::<&()>).await
+    }
+
+    /// `POST /drafts`: the caller becomes owner, first collaborator and ring holder.
+    pub async fn create_draft(&self, title: &str) -> Result<Draft, RestError> {
+        self.call(Method::POST, "/drafts", Some(&CreateDraftRequest { title: title.to_owned() })).await
+    }
+
+    /// `GET /drafts/{id}` (collaborators only): also the polling fallback's refetch.
+    pub async fn draft(&self, id: &str) -> Result<Draft, RestError> {
+        self.call(Method::GET, &format!("/drafts/{id}"), None::<&()>).await
+    }
+
+    /// `POST /drafts/{id}/segments` (ring holder only; `409 not_ring_holder` otherwise).
+    pub async fn append_segment(&self, draft_id: &str, content: &str) -> Result<Segment, RestError> {
+        let body = AppendSegmentRequest { content: content.to_owned() };
+        self.call(Method::POST, &format!("/drafts/{draft_id}/segments"), Some(&body)).await
+    }
+
+    /// `POST /drafts/{id}/ring`: hands the ring to another collaborator (holder only).
+    pub async fn pass_ring(&self, draft_id: &str, to_user_id: &str) -> Result<Draft, RestError> {
+        let body = PassRingRequest { to_user_id: to_user_id.to_owned() };
+        self.call(Method::POST, &format!("/drafts/{draft_id}/ring"), Some(&body)).await
+    }
+
+    /// `POST /drafts/{id}/collaborators`.
+    pub async fn add_collaborator(&self, draft_id: &str, user_id: &str) -> Result<Draft, RestError> {
+        let body = AddCollaboratorRequest { user_id: user_id.to_owned() };
+        self.call(Method::POST, &format!("/drafts/{draft_id}/collaborators"), Some(&body)).await
     }
 
     /// `GET /rooms/{room}/events?after=&limit=` without waiting (the SDK's polling fallback

@@ -387,3 +387,60 @@ async fn rest_client_drives_a_thread_and_the_socket_delivers_it() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rest_client_drives_a_draft_and_a_subscribed_socket_follows_it() {
+    use tandem_client::{Api, RestError};
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let base = format!("http://{}", server.addr);
+    let api = Api::new(&base);
+    let alice = api.sign_up(Some("alice")).await.expect("alice");
+    let bob = api.sign_up(Some("bob")).await.expect("bob");
+    let (alice_api, bob_api) = (api.with_token(&alice.token), api.with_token(&bob.token));
+    let draft = alice_api.create_draft("poem").await.expect("draft");
+    alice_api.add_collaborator(&draft.id, &bob.user.id).await.expect("collaborator");
+
+    let client = Client::connect(ClientConfig::new(&base, alice.token.clone()));
+    let mut events = client.events().await;
+    wait_for(&mut client.state(), |s| *s == ConnectionState::Live).await;
+    let room = format!("draft:{}", draft.id);
+    client.send(json!({"type": "subscribe", "room": room, "after": 0})).await.expect("subscribed");
+
+    alice_api.append_segment(&draft.id, "roses are red").await.expect("holder appends");
+    let refused = bob_api.append_segment(&draft.id, "not yet").await;
+    assert!(
+        matches!(refused, Err(RestError::Api { status: 409, ref code, .. }) if code == "not_ring_holder"),
+        "{refused:?}"
+    );
+    alice_api.pass_ring(&draft.id, &bob.user.id).await.expect("pass");
+    bob_api.append_segment(&draft.id, "violets are blue").await.expect("new holder appends");
+
+    let kinds: Vec<String> = tokio::time::timeout(WAIT, async {
+        let mut kinds = Vec::new();
+        while kinds.len() < 5 {
+            let event = events.recv().await.expect("stream");
+            if event.room() == Some(room.as_str()) {
+                kinds.push(event.kind().to_owned());
+            }
+        }
+        kinds
+    })
+    .await
+    .expect("draft events in time");
+    assert_eq!(
+        kinds,
+        [
+            "collab.draft_created",
+            "collab.collaborator_added",
+            "collab.segment_added",
+            "collab.ring_passed",
+            "collab.segment_added"
+        ]
+    );
+    let segments = bob_api.draft(&draft.id).await.expect("draft").segments;
+    assert_eq!(segments.iter().map(|s| s.content.as_str()).collect::<Vec<_>>(), ["roses are red", "violets are blue"]);
+    client.close().await;
+    server.stop().await;
+}
