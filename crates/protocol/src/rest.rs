@@ -346,3 +346,120 @@ pub struct AddCollaboratorRequest {
     /// The user to add (24 lowercase hex).
     pub user_id: String,
 }
+
+/// `POST /api/v1/canvases` (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCanvasRequest {
+    /// 1..=100 characters after trimming.
+    pub name: String,
+    /// Columns, 1..=1000.
+    pub width: i64,
+    /// Rows, 1..=1000.
+    pub height: i64,
+}
+
+/// A canvas with its members and tiles (members only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Canvas {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The canvas's name.
+    pub name: String,
+    /// Columns: tiles have `0 <= x < width`.
+    pub width: i64,
+    /// Rows: tiles have `0 <= y < height`.
+    pub height: i64,
+    /// The creator.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Member user ids, in join order.
+    pub members: Vec<String>,
+    /// Every tile, by row then column.
+    pub tiles: Vec<Tile>,
+}
+
+/// `POST /api/v1/canvases/{id}/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCanvasMemberRequest {
+    /// The user to add (24 lowercase hex).
+    pub user_id: String,
+}
+
+/// `POST /api/v1/canvases/{id}/tiles`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTileRequest {
+    /// Column, `0 <= x < width`.
+    pub x: i64,
+    /// Row, `0 <= y < height`.
+    pub y: i64,
+    /// Any JSON, at most 16 KiB serialized.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// `PUT /api/v1/canvases/{id}/tiles/{tile_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTileRequest {
+    /// The new data: any JSON, at most 16 KiB serialized.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// A tile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Tile {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The canvas.
+    pub canvas_id: String,
+    /// Column.
+    pub x: i64,
+    /// Row.
+    pub y: i64,
+    /// The tile's data, exactly as posted.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// The creator (the only one who may update it).
+    pub creator_id: String,
+    /// Likes (one per user).
+    pub like_count: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// On a write's answer: the seq of the event it published in `canvas:{id}` (so the
+    /// author, whose own connection does not get it, can advance its cursor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+}
+
+/// A stored canvas chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CanvasChatMessage {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The canvas.
+    pub canvas_id: String,
+    /// Who wrote it.
+    pub sender_id: String,
+    /// Their current username.
+    pub sender_username: String,
+    /// The text.
+    pub message_text: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Seq of its `canvas_chat_message` event.
+    pub seq: i64,
+}
+
+/// `GET /api/v1/canvases/{id}/chat`: the newest messages, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CanvasChatHistory {
+    /// Messages in the order they were sent.
+    pub messages: Vec<CanvasChatMessage>,
+}

@@ -51,12 +51,65 @@ pub enum ClientFrame {
     Ping,
     /// Answer to the server's JSON `ping`; counts as a sign of life.
     Pong,
+    /// Canvas chat (seed 004): stored and sent to every viewer as `canvas_chat_message`.
+    CanvasChat {
+        /// `canvas:{id}`.
+        room: String,
+        /// 1..=2000 characters after trimming.
+        text: String,
+    },
+    /// Typing indicator in a viewed canvas (→ `user_typing` to the other viewers; expires
+    /// after 5 s without a refresh).
+    Typing {
+        /// `canvas:{id}`.
+        room: String,
+        /// Whether the user is typing.
+        is_typing: bool,
+    },
+    /// Presence in a viewed canvas (→ `user_presence_update` to the other viewers).
+    UserPresence {
+        /// `canvas:{id}`.
+        room: String,
+        /// Only `"editing_tile"`.
+        presence_type: String,
+        /// Column of the tile, inside the canvas.
+        tile_x: i64,
+        /// Row of the tile, inside the canvas.
+        tile_y: i64,
+        /// Started (true) or stopped (false) editing.
+        is_editing: bool,
+    },
+    /// Highlights a tile for the other viewers (→ `tile_mention`).
+    TileMention {
+        /// `canvas:{id}`.
+        room: String,
+        /// Column of the tile, inside the canvas.
+        tile_x: i64,
+        /// Row of the tile, inside the canvas.
+        tile_y: i64,
+        /// Optional note, at most 500 characters.
+        #[serde(default)]
+        message: String,
+        /// How long to highlight, 500..=30000 ms.
+        duration: i64,
+    },
 }
 
 impl ClientFrame {
     /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
-    pub const TYPES: &'static [&'static str] =
-        &["auth", "subscribe", "unsubscribe", "resume", "list_users", "ping", "pong"];
+    pub const TYPES: &'static [&'static str] = &[
+        "auth",
+        "subscribe",
+        "unsubscribe",
+        "resume",
+        "list_users",
+        "ping",
+        "pong",
+        "canvas_chat",
+        "typing",
+        "user_presence",
+        "tile_mention",
+    ];
 }
 
 /// A client frame with its optional correlation `ref`.
@@ -219,6 +272,104 @@ pub enum ServerFrame {
         /// When it changed, unix ms.
         timestamp: i64,
     },
+    /// Durable, room `canvas:{id}`: a tile was created. Not sent to the connection that made
+    /// the request when it named itself in `X-Connection-Id`.
+    TileCreated(TileEvent),
+    /// Durable, room `canvas:{id}`: a tile's data changed (same exclusion as `tile_created`).
+    TileUpdated(TileEvent),
+    /// Durable, room `canvas:{id}`: a tile was liked; `like_count` is the new count.
+    TileLiked(TileEvent),
+    /// Durable, room `canvas:{id}`: a chat message; every viewer gets it, the sender included.
+    CanvasChatMessage {
+        /// `canvas:{id}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The message id (24 lowercase hex).
+        message_id: String,
+        /// The canvas id.
+        canvas_id: String,
+        /// Who wrote it.
+        sender_id: String,
+        /// Their username when they wrote it.
+        sender_username: String,
+        /// The trimmed text.
+        message_text: String,
+        /// RFC 3339.
+        created_at: String,
+        /// Unix ms.
+        timestamp: i64,
+    },
+    /// Ephemeral, to the other viewers of a canvas: a user started viewing it (their first
+    /// connection in the room).
+    UserJoined(ViewerEvent),
+    /// Ephemeral, to the other viewers of a canvas: a user stopped viewing it (their last
+    /// connection left the room or closed).
+    UserLeft(ViewerEvent),
+    /// Ephemeral, to a connection that just subscribed to a canvas: who is viewing it now.
+    CanvasViewers {
+        /// `canvas:{id}`.
+        room: String,
+        /// Distinct users viewing, the recipient included.
+        users: Vec<OnlineUser>,
+        /// `users.len()`.
+        active_users: usize,
+        /// Unix ms.
+        timestamp: i64,
+    },
+    /// Ephemeral, to the other viewers: a user's typing state changed (or expired).
+    UserTyping {
+        /// `canvas:{id}`.
+        room: String,
+        /// Who.
+        user_id: String,
+        /// Their username.
+        username: String,
+        /// Typing or not.
+        is_typing: bool,
+        /// Unix ms.
+        timestamp: i64,
+    },
+    /// Ephemeral, to the other viewers: a user started or stopped editing a tile.
+    UserPresenceUpdate {
+        /// `canvas:{id}`.
+        room: String,
+        /// Who.
+        user_id: String,
+        /// Their username.
+        username: String,
+        /// The canvas id.
+        canvas_id: String,
+        /// Always `"editing_tile"`.
+        presence_type: String,
+        /// Column.
+        tile_x: i64,
+        /// Row.
+        tile_y: i64,
+        /// Editing or not.
+        is_editing: bool,
+        /// Unix ms.
+        timestamp: i64,
+    },
+    /// Ephemeral, to the other viewers: a tile is highlighted for `duration` ms.
+    TileMention {
+        /// `canvas:{id}`.
+        room: String,
+        /// Who mentioned it.
+        user_id: String,
+        /// Their username.
+        username: String,
+        /// Column.
+        tile_x: i64,
+        /// Row.
+        tile_y: i64,
+        /// The note (may be empty).
+        message: String,
+        /// Highlight duration, ms.
+        duration: i64,
+        /// Unix ms.
+        timestamp: i64,
+    },
     /// Durable, room `draft:{id}` (seed 003): a draft was created. Envelope `draft_id`, `ts`
     /// (RFC 3339), `user_id` (who acted), `data`.
     #[serde(rename = "collab.draft_created")]
@@ -334,6 +485,50 @@ pub struct RingPassedData {
 pub struct CollaboratorAddedData {
     /// The new collaborator.
     pub user_id: String,
+}
+
+/// The body of `tile_created`, `tile_updated` and `tile_liked` (seed 004's field names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TileEvent {
+    /// `canvas:{canvas_id}`.
+    pub room: String,
+    /// Position in the room's log.
+    pub seq: i64,
+    /// The tile id.
+    pub tile_id: String,
+    /// The canvas id.
+    pub canvas_id: String,
+    /// Who created the tile.
+    pub creator_id: String,
+    /// Who did this (creator, updater or liker).
+    pub user_id: String,
+    /// Column.
+    pub x: i64,
+    /// Row.
+    pub y: i64,
+    /// The tile's data (any JSON).
+    pub data: Value,
+    /// Likes so far.
+    pub like_count: i64,
+    /// Unix ms.
+    pub timestamp: i64,
+}
+
+/// The body of `user_joined` / `user_left`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerEvent {
+    /// `canvas:{id}`.
+    pub room: String,
+    /// Who joined or left.
+    pub user_id: String,
+    /// Their username.
+    pub username: String,
+    /// Their display name.
+    pub display_name: String,
+    /// Distinct users viewing after the change.
+    pub active_users: usize,
+    /// Unix ms.
+    pub timestamp: i64,
 }
 
 /// WebSocket close codes the server uses.

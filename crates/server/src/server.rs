@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
+use crate::domain::canvas_activity::Activity;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -63,12 +64,14 @@ impl Server {
             Authenticator::new(store.clone(), config.jwt_secret.as_deref(), config.token_ttl, config.dev_insecure_auth)
                 .await?;
         let listener = listen(config.addr).map_err(|source| StartError::Bind { addr: config.addr, source })?;
+        let hub = Hub::local();
         let state = AppState {
             store,
             auth: Arc::new(auth),
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
-            hub: Hub::local(),
+            canvas_activity: Arc::new(Activity::new(hub.clone())),
+            hub,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         };

@@ -4,6 +4,8 @@
 //! domain's rules, writes through the store and returns records or a [`DomainError`]. Transports
 //! (REST handlers, WebSocket frame handlers) translate the error once, at their edge.
 
+pub mod canvas_activity;
+pub mod canvases;
 pub mod drafts;
 mod error;
 pub mod events;

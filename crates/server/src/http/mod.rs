@@ -4,6 +4,7 @@
 //! extract (auth in [`AuthUser`], body in [`JsonBody`]) → a `domain` function → a wire type.
 //! Every failure becomes an [`AppError`], the only place errors turn into HTTP responses.
 
+mod canvases;
 mod drafts;
 mod error;
 mod extract;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Tracks every connection and background task so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// This node's canvas viewers and their typing/editing state (seed 004).
+    pub canvas_activity: Arc<crate::domain::canvas_activity::Activity>,
     /// Cancelled when the server starts shutting down (sockets close with 1001).
     pub shutdown: CancellationToken,
 }
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(library::router())
                 .merge(threads::router())
                 .merge(drafts::router())
+                .merge(canvases::router())
                 .merge(rooms::router()),
         )
         .split_for_parts();

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "library", description = "User-owned data: playlist and followed users (owner only)"),
         (name = "threads", description = "Threads, invitations, invite links, membership, messages"),
         (name = "drafts", description = "Drafts with a baton: collaborators, segments, the ring (seed 003)"),
+        (name = "canvases", description = "Canvases, members, tiles, likes, chat history"),
         (name = "rooms", description = "Event history, long-poll fallback, server publish API")
     )
 )]

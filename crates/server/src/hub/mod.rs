@@ -47,6 +47,26 @@ pub fn user_room(user_id: &str) -> String {
     format!("user:{user_id}")
 }
 
+/// Whom a publication skips (seed 004: events are not echoed to the connection or user that
+/// caused them). Plain data, so a cluster broker can carry it with the envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Except {
+    /// One connection (the REST request's `X-Connection-Id`, checked to be the caller's).
+    Connection(ConnId),
+    /// Every connection of one user (its other devices too).
+    User(String),
+}
+
+impl Except {
+    /// Whether `connection` is skipped.
+    pub fn matches(&self, connection: &Connection) -> bool {
+        match self {
+            Self::Connection(id) => connection.id() == *id,
+            Self::User(user_id) => connection.user_id() == user_id,
+        }
+    }
+}
+
 /// Handle to this node's hub. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -83,6 +103,17 @@ impl Hub {
     /// node. Call it while holding [`Registry::order_lock`] for the room.
     pub fn publish_durable(&self, room: &str, seq: i64, frame: Frame) {
         self.broker.publish(room, Some(seq), frame);
+    }
+
+    /// [`Hub::publish`] skipping the recipients `except` matches.
+    pub fn publish_except(&self, room: &str, frame: Frame, except: &Except) {
+        self.broker.publish_except(room, None, frame, except);
+    }
+
+    /// [`Hub::publish_durable`] skipping the recipients `except` matches (live delivery only:
+    /// the event is in the log and replays to everyone).
+    pub fn publish_durable_except(&self, room: &str, seq: i64, frame: Frame, except: &Except) {
+        self.broker.publish_except(room, Some(seq), frame, except);
     }
 
     /// Subscribes every open connection of `user_id`, on every node, to `room` (e.g. after the

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use super::shards::Shards;
-use super::{Connection, Frame};
+use super::{Connection, Except, Frame};
 
 /// Number of long-poll wake-up buckets and of publish-order locks. Rooms share a bucket or a
 /// lock by hash; sharing only costs a spurious wake-up or a short wait, never correctness.
@@ -213,14 +213,25 @@ impl Registry {
     /// for any of them, and wakes long polls of the room for durable events (`seq` set).
     /// Returns the number of recipients.
     pub fn deliver(&self, room: &str, seq: Option<i64>, frame: &Frame) -> usize {
+        self.deliver_except(room, seq, frame, None)
+    }
+
+    /// [`Registry::deliver`], skipping the connections `except` matches. Returns the number of
+    /// recipients.
+    pub fn deliver_except(&self, room: &str, seq: Option<i64>, frame: &Frame, except: Option<&Except>) -> usize {
         let recipients = {
             let rooms = self.inner.rooms.read(room);
             match rooms.get(room) {
                 Some(members) => {
+                    let mut delivered = 0;
                     for connection in members {
+                        if except.is_some_and(|except| except.matches(connection)) {
+                            continue;
+                        }
                         connection.deliver(room, seq, frame);
+                        delivered += 1;
                     }
-                    members.len()
+                    delivered
                 }
                 None => 0,
             }
@@ -229,6 +240,21 @@ impl Registry {
             self.waiter(room).notify_waiters();
         }
         recipients
+    }
+
+    /// The distinct users with at least one connection subscribed to `room` on this node,
+    /// sorted (seed 004's "active users" of a viewed room).
+    pub fn viewers(&self, room: &str) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .inner
+            .rooms
+            .read(room)
+            .get(room)
+            .map(|members| members.iter().map(|c| c.user_id().to_owned()).collect())
+            .unwrap_or_default();
+        users.sort();
+        users.dedup();
+        users
     }
 
     fn bucket(&self, room: &str) -> usize {

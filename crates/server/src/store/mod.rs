@@ -8,6 +8,7 @@
 //!
 //! All timestamps are `i64` unix milliseconds.
 
+mod canvases;
 mod connect;
 mod drafts;
 mod error;
@@ -18,6 +19,7 @@ mod settings;
 mod threads;
 mod users;
 
+pub use canvases::{CanvasChatRecord, CanvasRecord, CanvasRefusal, CanvasView, TileRecord, TileWrite, canvas_room};
 pub use drafts::{
     DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, DraftWrite, NewSegment, SegmentRecord, draft_room,
 };

@@ -115,7 +115,13 @@ async fn live(
         reason = &mut writer => reason,
     };
 
+    let canvases = connection.rooms_with_prefix("canvas:");
     let went_offline = state.hub.registry().unregister(&connection);
+    for room in &canvases {
+        // Seed 004: the others see this user stop typing/editing (and leave, if it was their
+        // last connection viewing) at once.
+        state.canvas_activity.viewer_left(room, &user_id);
+    }
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
     Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline)).await;

@@ -1,6 +1,7 @@
 //! Client frame handlers, one module per concern. Adding a frame type means a variant in
 //! `tandem_protocol::ws::ClientFrame`, a function in the module of its concern, and one arm here.
 
+mod canvas;
 mod keepalive;
 mod presence;
 mod rooms;
@@ -28,6 +29,14 @@ pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, Do
         ClientFrame::ListUsers => presence::list_users(session).await,
         ClientFrame::Ping => Ok(keepalive::ping()),
         ClientFrame::Pong => Ok(Reply::Done),
+        ClientFrame::CanvasChat { room, text } => canvas::chat(session, &room, &text).await,
+        ClientFrame::Typing { room, is_typing } => canvas::typing(session, &room, is_typing),
+        ClientFrame::UserPresence { room, presence_type, tile_x, tile_y, is_editing } => {
+            canvas::presence(session, &room, &presence_type, (tile_x, tile_y), is_editing).await
+        }
+        ClientFrame::TileMention { room, tile_x, tile_y, message, duration } => {
+            canvas::mention(session, &room, (tile_x, tile_y), &message, duration).await
+        }
         ClientFrame::Auth { .. } => Err(DomainError::Invalid("this connection is already authenticated".into())),
     }
 }

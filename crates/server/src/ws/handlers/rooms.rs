@@ -14,12 +14,12 @@ pub async fn subscribe(session: &Session, room: &str, after: Option<i64>) -> Res
     rooms::authorize(&session.state.store, session.connection.user_id(), room).await?;
     let Some(after) = after else {
         session.state.hub.registry().subscribe(&session.connection, room);
-        return Ok(Reply::Done);
+        return super::canvas::after_subscribe(session, room).await;
     };
     session.connection.begin_recovery(room);
     session.state.hub.registry().subscribe(&session.connection, room);
     recovery::replay(&session.state.store, &session.state.hub, &session.connection, room, after).await;
-    Ok(Reply::Done)
+    super::canvas::after_subscribe(session, room).await
 }
 
 /// Leaves a viewed room; `NotFound` if this connection is not in it. The `user:` room and
@@ -31,6 +31,7 @@ pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> 
         )));
     }
     if session.state.hub.registry().unsubscribe(&session.connection, room) {
+        super::canvas::after_leave(session, room);
         Ok(Reply::Done)
     } else {
         Err(DomainError::NotFound("subscription"))

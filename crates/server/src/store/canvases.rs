@@ -1,0 +1,414 @@
+//! Canvases (seed 004): canvas rows, tiles, likes and chat.
+//!
+//! Membership is the generic `room_members` table with room `canvas:{id}` ([`canvas_room`]).
+//! Every write with an event first locks the canvas's row ([`CanvasLock`]), checks membership,
+//! writes and appends the event with [`append_event!`], all in one transaction, exactly like
+//! threads.
+
+use sqlx::{Pool, Postgres, Sqlite};
+
+use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool};
+
+/// The room of a canvas: `canvas:{id}`.
+pub fn canvas_room(canvas_id: &str) -> String {
+    format!("canvas:{canvas_id}")
+}
+
+/// A canvas as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CanvasRecord {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The canvas's name.
+    pub name: String,
+    /// Columns.
+    pub width: i64,
+    /// Rows.
+    pub height: i64,
+    /// The creator.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// A tile as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TileRecord {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The canvas.
+    pub canvas_id: String,
+    /// Column.
+    pub x: i64,
+    /// Row.
+    pub y: i64,
+    /// JSON text as posted.
+    pub data: String,
+    /// The creator.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+    /// Likes.
+    pub like_count: i64,
+}
+
+/// A canvas chat message as stored, with the sender's current username.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CanvasChatRecord {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// The canvas.
+    pub canvas_id: String,
+    /// The sender.
+    pub user_id: String,
+    /// The sender's current username.
+    pub username: String,
+    /// The text.
+    pub text: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Seq of its event.
+    pub seq: i64,
+}
+
+/// A canvas with its members (user ids in join order) and tiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanvasView {
+    /// The canvas row.
+    pub canvas: CanvasRecord,
+    /// Member ids.
+    pub members: Vec<String>,
+    /// Tiles by row, then column.
+    pub tiles: Vec<TileRecord>,
+}
+
+/// Why a canvas write did not happen. Nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanvasRefusal {
+    /// No such canvas.
+    NoCanvas,
+    /// The acting user is not a member.
+    NotMember,
+    /// The user to add does not exist.
+    NoUser,
+    /// The user to add already is a member.
+    AlreadyMember,
+    /// The cell already has a tile.
+    CellTaken,
+    /// No such tile on this canvas.
+    NoTile,
+    /// Only the tile's creator may update it.
+    NotCreator,
+    /// The user already liked the tile.
+    AlreadyLiked,
+}
+
+/// A tile write's outcome: the tile after the write and its event.
+pub type TileWrite = Result<(TileRecord, StoredEvent), CanvasRefusal>;
+
+trait CanvasLock {
+    const LOCK_CANVAS: &'static str;
+}
+
+impl CanvasLock for Pool<Sqlite> {
+    const LOCK_CANVAS: &'static str = "SELECT 1 FROM canvases WHERE id = $1";
+}
+
+impl CanvasLock for Pool<Postgres> {
+    const LOCK_CANVAS: &'static str = "SELECT 1 FROM canvases WHERE id = $1 FOR UPDATE";
+}
+
+fn lock_canvas_sql<P: CanvasLock>(_pool: &P) -> &'static str {
+    P::LOCK_CANVAS
+}
+
+const CANVAS: &str = "SELECT id, name, width, height, created_by, created_at FROM canvases WHERE id = $1";
+const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
+const ADD_MEMBER: &str = "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
+                          ON CONFLICT (room, user_id) DO NOTHING";
+const TILE_COLUMNS: &str = "id, canvas_id, x, y, data, created_by, created_at, updated_at, like_count";
+
+/// Refuses (returns early with `Ok(Err(..))`) unless the canvas exists (locking it) and
+/// `$user` is a member.
+macro_rules! lock_and_check_member {
+    ($pool:expr, $tx:expr, $canvas_id:expr, $user:expr) => {
+        if sqlx::query(lock_canvas_sql($pool)).bind($canvas_id).fetch_optional(&mut *$tx).await?.is_none() {
+            return Ok(Err(CanvasRefusal::NoCanvas));
+        }
+        if !sqlx::query_scalar::<_, bool>(IS_MEMBER)
+            .bind(canvas_room($canvas_id))
+            .bind($user)
+            .fetch_one(&mut *$tx)
+            .await?
+        {
+            return Ok(Err(CanvasRefusal::NotMember));
+        }
+    };
+}
+
+impl Store {
+    /// Creates a canvas whose first member is its creator, in one transaction.
+    pub async fn create_canvas(&self, canvas: &CanvasRecord) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO canvases (id, name, width, height, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&canvas.id)
+            .bind(&canvas.name)
+            .bind(canvas.width)
+            .bind(canvas.height)
+            .bind(&canvas.created_by)
+            .bind(canvas.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(ADD_MEMBER)
+                .bind(canvas_room(&canvas.id))
+                .bind(&canvas.created_by)
+                .bind(canvas.created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The canvas `id`, if it exists (membership is the caller's business).
+    pub async fn canvas(&self, id: &str) -> Result<Option<CanvasRecord>, StoreError> {
+        on_pool!(self, |pool| { Ok(sqlx::query_as::<_, CanvasRecord>(CANVAS).bind(id).fetch_optional(pool).await?) })
+    }
+
+    /// The canvas with members and tiles if `member_id` is a member (`None` otherwise, alike).
+    pub async fn canvas_view(&self, canvas_id: &str, member_id: &str) -> Result<Option<CanvasView>, StoreError> {
+        let room = canvas_room(canvas_id);
+        let tiles_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE canvas_id = $1 ORDER BY y, x");
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_read().await?;
+            let Some(canvas) =
+                sqlx::query_as::<_, CanvasRecord>(CANVAS).bind(canvas_id).fetch_optional(&mut *tx).await?
+            else {
+                return Ok(None);
+            };
+            let members: Vec<String> =
+                sqlx::query_scalar("SELECT user_id FROM room_members WHERE room = $1 ORDER BY joined_at, user_id")
+                    .bind(&room)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if !members.iter().any(|m| m == member_id) {
+                return Ok(None);
+            }
+            let tiles = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tiles_sql.clone()))
+                .bind(canvas_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Some(CanvasView { canvas, members, tiles }))
+        })
+    }
+
+    /// Adds `user_id` to the canvas on behalf of the member `actor`.
+    pub async fn add_canvas_member(
+        &self,
+        canvas_id: &str,
+        actor: &str,
+        user_id: &str,
+        at: i64,
+    ) -> Result<Result<(), CanvasRefusal>, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            lock_and_check_member!(pool, tx, canvas_id, actor);
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !exists {
+                return Ok(Err(CanvasRefusal::NoUser));
+            }
+            let added = sqlx::query(ADD_MEMBER)
+                .bind(canvas_room(canvas_id))
+                .bind(user_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if added == 0 {
+                return Ok(Err(CanvasRefusal::AlreadyMember));
+            }
+            tx.commit().await?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Creates a tile of the member `tile.created_by` in a free cell and appends its event
+    /// (`build(tile, seq, timestamp)`), in one transaction. Bounds are the caller's business.
+    pub async fn create_tile(
+        &self,
+        tile: &TileRecord,
+        build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
+    ) -> Result<TileWrite, StoreError> {
+        let room = canvas_room(&tile.canvas_id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            lock_and_check_member!(pool, tx, &tile.canvas_id, &tile.created_by);
+            let inserted = sqlx::query(
+                "INSERT INTO canvas_tiles (id, canvas_id, x, y, data, created_by, created_at, updated_at, like_count) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0) ON CONFLICT (canvas_id, x, y) DO NOTHING",
+            )
+            .bind(&tile.id)
+            .bind(&tile.canvas_id)
+            .bind(tile.x)
+            .bind(tile.y)
+            .bind(&tile.data)
+            .bind(&tile.created_by)
+            .bind(tile.created_at)
+            .bind(tile.updated_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(Err(CanvasRefusal::CellTaken));
+            }
+            let stored = tile.clone();
+            let event = append_event!(tx, &room, tile.created_at, |seq, at| build(&stored, seq, at)).await?;
+            tx.commit().await?;
+            Ok(Ok((tile.clone(), event)))
+        })
+    }
+
+    /// Replaces the data of `tile_id` (its creator `user_id` only) and appends the event.
+    pub async fn update_tile(
+        &self,
+        canvas_id: &str,
+        tile_id: &str,
+        user_id: &str,
+        data: &str,
+        at: i64,
+        build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
+    ) -> Result<TileWrite, StoreError> {
+        let room = canvas_room(canvas_id);
+        let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            lock_and_check_member!(pool, tx, canvas_id, user_id);
+            let Some(mut tile) = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tile_sql.clone()))
+                .bind(tile_id)
+                .bind(canvas_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(Err(CanvasRefusal::NoTile));
+            };
+            if tile.created_by != user_id {
+                return Ok(Err(CanvasRefusal::NotCreator));
+            }
+            sqlx::query("UPDATE canvas_tiles SET data = $1, updated_at = $2 WHERE id = $3")
+                .bind(data)
+                .bind(at)
+                .bind(tile_id)
+                .execute(&mut *tx)
+                .await?;
+            data.clone_into(&mut tile.data);
+            tile.updated_at = at;
+            let stored = tile.clone();
+            let event = append_event!(tx, &room, at, |seq, at| build(&stored, seq, at)).await?;
+            tx.commit().await?;
+            Ok(Ok((tile, event)))
+        })
+    }
+
+    /// Records `user_id`'s like of `tile_id` (once per user), bumps its count and appends the
+    /// event, in one transaction.
+    pub async fn like_tile(
+        &self,
+        canvas_id: &str,
+        tile_id: &str,
+        user_id: &str,
+        at: i64,
+        build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
+    ) -> Result<TileWrite, StoreError> {
+        let room = canvas_room(canvas_id);
+        let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            lock_and_check_member!(pool, tx, canvas_id, user_id);
+            let Some(mut tile) = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tile_sql.clone()))
+                .bind(tile_id)
+                .bind(canvas_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(Err(CanvasRefusal::NoTile));
+            };
+            let liked = sqlx::query(
+                "INSERT INTO canvas_tile_likes (tile_id, user_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tile_id, user_id) DO NOTHING",
+            )
+            .bind(tile_id)
+            .bind(user_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if liked == 0 {
+                return Ok(Err(CanvasRefusal::AlreadyLiked));
+            }
+            tile.like_count = sqlx::query_scalar(
+                "UPDATE canvas_tiles SET like_count = like_count + 1 WHERE id = $1 RETURNING like_count",
+            )
+            .bind(tile_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let stored = tile.clone();
+            let event = append_event!(tx, &room, at, |seq, at| build(&stored, seq, at)).await?;
+            tx.commit().await?;
+            Ok(Ok((tile, event)))
+        })
+    }
+
+    /// Stores a chat message of the member `user_id` and appends its event; the message's seq
+    /// is the event's.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_canvas_chat(
+        &self,
+        id: &str,
+        canvas_id: &str,
+        user_id: &str,
+        text: &str,
+        at: i64,
+        build: impl FnOnce(i64, i64) -> String + Send,
+    ) -> Result<Result<StoredEvent, CanvasRefusal>, StoreError> {
+        let room = canvas_room(canvas_id);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            lock_and_check_member!(pool, tx, canvas_id, user_id);
+            let event = append_event!(tx, &room, at, build).await?;
+            sqlx::query(
+                "INSERT INTO canvas_chat (id, canvas_id, user_id, text, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(canvas_id)
+            .bind(user_id)
+            .bind(text)
+            .bind(at)
+            .bind(event.seq)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Ok(event))
+        })
+    }
+
+    /// The newest `limit` chat messages of `canvas_id`, oldest first.
+    pub async fn canvas_chat(&self, canvas_id: &str, limit: i64) -> Result<Vec<CanvasChatRecord>, StoreError> {
+        const SQL: &str = "SELECT c.id, c.canvas_id, c.user_id, u.username, c.text, c.created_at, c.seq \
+                           FROM canvas_chat c JOIN users u ON u.id = c.user_id \
+                           WHERE c.canvas_id = $1 ORDER BY c.seq DESC LIMIT $2";
+        let mut messages = on_pool!(self, |pool| {
+            sqlx::query_as::<_, CanvasChatRecord>(SQL).bind(canvas_id).bind(limit).fetch_all(pool).await?
+        });
+        messages.reverse();
+        Ok(messages)
+    }
+}
