@@ -6,11 +6,20 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tandem_protocol::ErrorBody;
 use tandem_protocol::rest::{
-    AddCollaboratorRequest, AnswerInviteRequest, AppendSegmentRequest, CreateDraftRequest, CreateThreadRequest, Draft,
+    AddCanvasMemberRequest, AddCollaboratorRequest, AnswerInviteRequest, AppendSegmentRequest, Canvas,
+    CanvasChatHistory, CreateCanvasRequest, CreateDraftRequest, CreateThreadRequest, CreateTileRequest, Draft,
     EventPage, Invite, InviteAction, InviteLink, InviteRequest, JoinRequest, Message, MessageList, PassRingRequest,
-    Playlist, PlaylistItem, PostMessageRequest, Segment, SignUpRequest, SignUpResponse, Thread, ThreadList,
-    UpdateUsernameRequest, User, UserList,
+    Playlist, PlaylistItem, PostMessageRequest, Segment, SignUpRequest, SignUpResponse, Thread, ThreadList, Tile,
+    UpdateTileRequest, UpdateUsernameRequest, User, UserList,
 };
+
+/// Adds `X-Connection-Id` (the author's socket, which the server then skips) when given.
+fn with_connection(request: RequestBuilder, connection_id: Option<&str>) -> RequestBuilder {
+    match connection_id {
+        Some(id) => request.header("x-connection-id", id),
+        None => request,
+    }
+}
 
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
@@ -257,6 +266,68 @@ impl Api {
     pub async fn add_collaborator(&self, draft_id: &str, user_id: &str) -> Result<Draft, RestError> {
         let body = AddCollaboratorRequest { user_id: user_id.to_owned() };
         self.call(Method::POST, &format!("/drafts/{draft_id}/collaborators"), Some(&body)).await
+    }
+
+    /// `POST /canvases`.
+    pub async fn create_canvas(&self, name: &str, width: i64, height: i64) -> Result<Canvas, RestError> {
+        let body = CreateCanvasRequest { name: name.to_owned(), width, height };
+        self.call(Method::POST, "/canvases", Some(&body)).await
+    }
+
+    /// `GET /canvases/{id}` (members only).
+    pub async fn canvas(&self, id: &str) -> Result<Canvas, RestError> {
+        self.call(Method::GET, &format!("/canvases/{id}"), None::<&()>).await
+    }
+
+    /// `POST /canvases/{id}/members`.
+    pub async fn add_canvas_member(&self, canvas_id: &str, user_id: &str) -> Result<Canvas, RestError> {
+        let body = AddCanvasMemberRequest { user_id: user_id.to_owned() };
+        self.call(Method::POST, &format!("/canvases/{canvas_id}/members"), Some(&body)).await
+    }
+
+    /// `POST /canvases/{id}/tiles` at `(x, y)` inside the canvas (one tile per cell).
+    /// `connection_id` (from the `connected` frame) keeps the event off that socket.
+    pub async fn create_tile(
+        &self,
+        canvas_id: &str,
+        x: i64,
+        y: i64,
+        data: Value,
+        connection_id: Option<&str>,
+    ) -> Result<Tile, RestError> {
+        let request = self.request(Method::POST, &format!("/canvases/{canvas_id}/tiles"));
+        let request = with_connection(request, connection_id).json(&CreateTileRequest { x, y, data });
+        self.send(request).await
+    }
+
+    /// `PUT /canvases/{id}/tiles/{tile_id}` (the tile's creator only).
+    pub async fn update_tile(
+        &self,
+        canvas_id: &str,
+        tile_id: &str,
+        data: Value,
+        connection_id: Option<&str>,
+    ) -> Result<Tile, RestError> {
+        let request = self.request(Method::PUT, &format!("/canvases/{canvas_id}/tiles/{tile_id}"));
+        let request = with_connection(request, connection_id).json(&UpdateTileRequest { data });
+        self.send(request).await
+    }
+
+    /// `POST /canvases/{id}/tiles/{tile_id}/like` (once per user).
+    pub async fn like_tile(
+        &self,
+        canvas_id: &str,
+        tile_id: &str,
+        connection_id: Option<&str>,
+    ) -> Result<Tile, RestError> {
+        let request = self.request(Method::POST, &format!("/canvases/{canvas_id}/tiles/{tile_id}/like"));
+        self.send(with_connection(request, connection_id)).await
+    }
+
+    /// `GET /canvases/{id}/chat?limit=`.
+    pub async fn canvas_chat(&self, canvas_id: &str, limit: u32) -> Result<CanvasChatHistory, RestError> {
+        let request = self.request(Method::GET, &format!("/canvases/{canvas_id}/chat")).query(&[("limit", limit)]);
+        self.send(request).await
     }
 
     /// `GET /rooms/{room}/events?after=&limit=` without waiting (the SDK's polling fallback

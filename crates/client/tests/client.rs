@@ -444,3 +444,29 @@ async fn rest_client_drives_a_draft_and_a_subscribed_socket_follows_it() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rest_client_drives_a_canvas() {
+    use tandem_client::{Api, RestError};
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = start("127.0.0.1:0".parse().expect("addr"), &db).await;
+    let api = Api::new(format!("http://{}", server.addr));
+    let alice = api.sign_up(Some("alice")).await.expect("alice");
+    let bob = api.sign_up(Some("bob")).await.expect("bob");
+    let (alice_api, bob_api) = (api.with_token(&alice.token), api.with_token(&bob.token));
+    let canvas = alice_api.create_canvas("wall", 4, 4).await.expect("canvas");
+    alice_api.add_canvas_member(&canvas.id, &bob.user.id).await.expect("member");
+    let tile = alice_api.create_tile(&canvas.id, 1, 2, json!({"color": "red"}), None).await.expect("tile");
+    let outside = alice_api.create_tile(&canvas.id, 4, 0, json!({}), None).await;
+    assert!(matches!(outside, Err(RestError::Api { status: 400, .. })), "{outside:?}");
+    let taken = bob_api.create_tile(&canvas.id, 1, 2, json!({}), None).await;
+    assert!(matches!(taken, Err(RestError::Api { status: 409, .. })), "{taken:?}");
+    let not_creator = bob_api.update_tile(&canvas.id, &tile.id, json!({"color": "blue"}), None).await;
+    assert!(matches!(not_creator, Err(RestError::Api { status: 403, .. })), "{not_creator:?}");
+    alice_api.update_tile(&canvas.id, &tile.id, json!({"color": "blue"}), None).await.expect("update");
+    assert_eq!(bob_api.like_tile(&canvas.id, &tile.id, None).await.expect("like").like_count, 1);
+    assert_eq!(bob_api.canvas(&canvas.id).await.expect("canvas").tiles.len(), 1);
+    assert!(bob_api.canvas_chat(&canvas.id, 10).await.is_ok());
+    server.stop().await;
+}
