@@ -243,27 +243,34 @@ both_engines! {
         let Some(server) = TestServer::start(engine).await else { return };
         let (alice, token) = server.sign_up("alice").await;
         server.add_members("thread:t", &[&id(&alice)]).await;
-        let poll = {
-            let (http, url) = (server.http.clone(), server.url("/api/v1/rooms/thread:t/events?after=0&wait=20s"));
-            tokio::spawn(async move {
-                let page: Value = http.get(url).bearer_auth(token).send().await.expect("poll").json().await.expect("json");
-                (Instant::now(), page)
-            })
-        };
-        // Publish once the poll is parked (the gauge is process-wide, so wait for it to move).
-        let started = Instant::now();
-        while !server.http.get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text")
-            .lines().any(|l| l.starts_with("long_polls_parked ") && !l.ends_with(" 0"))
-        {
-            assert!(started.elapsed() < Duration::from_secs(5), "poll never parked");
-            tokio::task::yield_now().await;
+        // The bound is on the wake-up, not on a machine busy with other test binaries: the best
+        // of three attempts must be under 50 ms (a poll that is only woken by its timeout never is).
+        let mut latencies = Vec::new();
+        for seq in 1..=3_i64 {
+            let poll = {
+                let url = server.url(&format!("/api/v1/rooms/thread:t/events?after={}&wait=20s", seq - 1));
+                let (http, token) = (server.http.clone(), token.clone());
+                tokio::spawn(async move {
+                    let page: Value = http.get(url).bearer_auth(token).send().await.expect("poll").json().await.expect("json");
+                    (Instant::now(), page)
+                })
+            };
+            // Publish once the poll is parked (the gauge is process-wide, so wait for it to move).
+            let started = Instant::now();
+            while !server.http.get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text")
+                .lines().any(|l| l.starts_with("long_polls_parked ") && !l.ends_with(" 0"))
+            {
+                assert!(started.elapsed() < Duration::from_secs(5), "poll never parked");
+                tokio::task::yield_now().await;
+            }
+            let published_at = Instant::now();
+            publish(&server, "thread:t", seq).await;
+            let (answered_at, page) = poll.await.expect("poll task");
+            assert_eq!(page["events"][0]["seq"], seq, "{page}");
+            latencies.push(answered_at.duration_since(published_at));
         }
-        let published_at = Instant::now();
-        publish(&server, "thread:t", 1).await;
-        let (answered_at, page) = poll.await.expect("poll task");
-        let latency = answered_at.duration_since(published_at);
-        assert_eq!(page["events"][0]["seq"], 1, "{page}");
-        assert!(latency < Duration::from_millis(50), "woke after {latency:?}");
+        let best = latencies.iter().min().copied().unwrap_or_default();
+        assert!(best < Duration::from_millis(50), "woke after {latencies:?}");
     }
 
     async fn long_poll_times_out_empty_and_checks_membership(engine: Engine) {
