@@ -5,8 +5,11 @@
 //! * `idle`: open N WebSocket connections, hold them, report the server's RSS growth per
 //!   connection and the connect rate / handshake latency.
 //! * `replay`: publish N durable events, then resume from seq 0 and time the replay.
+//! * `fanout`: R rooms × M members, publishes at a target rate; deliveries/s, end-to-end
+//!   latency percentiles, lost and duplicated deliveries (must be 0).
 
 mod client;
+mod fanout;
 mod idle;
 mod replay;
 mod report;
@@ -26,6 +29,8 @@ struct Cli {
 enum Scenario {
     /// Hold N idle connections; report RSS per connection and connect rate.
     Idle(idle::IdleArgs),
+    /// Fan-out: rooms × members, publishes at a rate; deliveries/s, latency, loss.
+    Fanout(fanout::FanoutArgs),
     /// Resume throughput: how fast a reconnecting client receives N missed events.
     Replay(replay::ReplayArgs),
 }
@@ -35,5 +40,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Idle(args) => idle::run(args).await,
         Scenario::Replay(args) => replay::run(args).await,
+        Scenario::Fanout(args) => fanout::run(args).await,
     }
 }
