@@ -5,18 +5,8 @@
 
 mod common;
 
-use common::{TestServer, WsClient, assert_error};
+use common::{TestServer, User, WsClient, assert_error, user};
 use serde_json::{Value, json};
-
-struct User {
-    id: String,
-    token: String,
-}
-
-async fn user(server: &TestServer, username: &str) -> User {
-    let (user, token) = server.sign_up(username).await;
-    User { id: user["id"].as_str().expect("id").to_owned(), token }
-}
 
 async fn create_canvas(server: &TestServer, owner: &User, width: i64, height: i64) -> String {
     let body = json!({"name": "Wall", "width": width, "height": height});

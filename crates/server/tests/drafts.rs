@@ -4,20 +4,9 @@
 
 mod common;
 
-use common::{TestServer, WsClient, assert_error};
+use common::{TestServer, User, WsClient, assert_error, user};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-
-/// A signed-up user.
-struct User {
-    id: String,
-    token: String,
-}
-
-async fn user(server: &TestServer, username: &str) -> User {
-    let (user, token) = server.sign_up(username).await;
-    User { id: user["id"].as_str().expect("id").to_owned(), token }
-}
 
 async fn create_draft(server: &TestServer, owner: &User, title: &str) -> String {
     let (status, body) = server.call("POST", "/api/v1/drafts", Some(&owner.token), Some(json!({"title": title}))).await;

@@ -5,15 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, WsClient, assert_error};
+use common::{TestServer, WsClient, assert_error, id};
 use serde_json::{Value, json};
 use tandem_server::domain::events::append_and_publish;
 
 const KEY: &str = "backend-key";
-
-fn id(user: &Value) -> String {
-    user["id"].as_str().expect("user id").to_owned()
-}
 
 /// Publishes one durable `note` event into `room` the way domains do; returns its seq.
 async fn publish(server: &TestServer, room: &str, n: i64) -> i64 {

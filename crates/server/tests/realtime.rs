@@ -5,13 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Ended, TestServer, WsClient};
+use common::{Ended, TestServer, WsClient, id};
 use serde_json::{Value, json};
 use tandem_server::hub::{Frame, user_room};
-
-fn id(user: &Value) -> String {
-    user["id"].as_str().expect("user id").to_owned()
-}
 
 both_engines! {
     async fn auth_by_query_token_gets_connected_frame(engine: Engine) {

@@ -7,19 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, WsClient, assert_error};
+use common::{TestServer, User, WsClient, assert_error, user};
 use serde_json::{Value, json};
-
-/// A signed-up user.
-struct User {
-    id: String,
-    token: String,
-}
-
-async fn user(server: &TestServer, username: &str) -> User {
-    let (user, token) = server.sign_up(username).await;
-    User { id: user["id"].as_str().expect("id").to_owned(), token }
-}
 
 async fn create_thread(server: &TestServer, owner: &User, name: &str) -> String {
     let (status, body) = server.call("POST", "/api/v1/threads", Some(&owner.token), Some(json!({"name": name}))).await;

@@ -17,12 +17,10 @@
 use serde_json::Value;
 use tandem_protocol::ws::{ServerFrame, TileEvent};
 
-use super::{DomainError, ids};
+use super::{DomainError, events, ids};
 use crate::clock;
-use crate::hub::{self, ConnId, Except, Frame, Hub};
-use crate::store::{
-    CanvasChatRecord, CanvasRecord, CanvasRefusal, CanvasView, Store, StoredEvent, TileRecord, UserRecord,
-};
+use crate::hub::{self, ConnId, Except, Hub};
+use crate::store::{CanvasChatRecord, CanvasRecord, CanvasRefusal, CanvasView, Store, TileRecord, UserRecord};
 
 pub use crate::store::canvas_room as room;
 
@@ -184,15 +182,6 @@ fn tile_builder(kind: TileKind, actor: &str) -> impl FnOnce(&TileRecord, i64, i6
     }
 }
 
-fn publish(hub: &Hub, room: &str, event: StoredEvent, except: Option<&Except>) {
-    crate::telemetry::events().stored.increment(1);
-    let frame = Frame::from(event.frame);
-    match except {
-        Some(except) => hub.publish_durable_except(room, event.seq, frame, except),
-        None => hub.publish_durable(room, event.seq, frame),
-    }
-}
-
 /// Creates a tile at `(x, y)` (inside the canvas, else `Invalid`; a taken cell is
 /// `Conflict`). Returns the tile and its event's seq.
 pub async fn create_tile(
@@ -222,7 +211,7 @@ pub async fn create_tile(
     let _order = hub.registry().order_lock(&room).await;
     let (tile, event) = store.create_tile(&tile, tile_builder(TileKind::Created, caller)).await?.map_err(refused)?;
     let seq = event.seq;
-    publish(hub, &room, event, except.as_ref());
+    events::publish_committed(hub, &room, event, except.as_ref());
     Ok((tile, seq))
 }
 
@@ -248,7 +237,7 @@ pub async fn update_tile(
         .await?
         .map_err(refused)?;
     let seq = event.seq;
-    publish(hub, &room, event, except.as_ref());
+    events::publish_committed(hub, &room, event, except.as_ref());
     Ok((tile, seq))
 }
 
@@ -272,7 +261,7 @@ pub async fn like_tile(
         .await?
         .map_err(refused)?;
     let seq = event.seq;
-    publish(hub, &room, event, except.as_ref());
+    events::publish_committed(hub, &room, event, except.as_ref());
     Ok((tile, seq))
 }
 
@@ -335,7 +324,7 @@ pub async fn post_chat(
     let _order = hub.registry().order_lock(room_name).await;
     let event = store.insert_canvas_chat(&id, canvas_id, &sender.id, text, at, build).await?.map_err(refused)?;
     let seq = event.seq;
-    publish(hub, room_name, event, None);
+    events::publish_committed(hub, room_name, event, None);
     Ok(seq)
 }
 

@@ -19,12 +19,11 @@
 
 use tandem_protocol::ws::{CollaboratorAddedData, DraftCreatedData, RingPassedData, SegmentAddedData, ServerFrame};
 
-use super::{DomainError, ids};
+use super::{DomainError, events, ids};
 use crate::clock;
-use crate::hub::{self, Frame, Hub};
+use crate::hub::{self, Hub};
 use crate::store::{
-    DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, NewSegment, SegmentRecord, Store, StoredEvent,
-    UserRecord,
+    DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, NewSegment, SegmentRecord, Store, UserRecord,
 };
 
 pub use crate::store::draft_room as room;
@@ -75,11 +74,6 @@ fn refused(refusal: DraftRefusal) -> DomainError {
     }
 }
 
-fn publish(hub: &Hub, room: &str, event: StoredEvent) {
-    crate::telemetry::events().stored.increment(1);
-    hub.publish_durable(room, event.seq, Frame::from(event.frame));
-}
-
 /// Creates a draft owned by `creator`, who is its first collaborator and ring holder. The room
 /// gets `collab.draft_created` (seq 1; replayed to a `subscribe` with `after: 0`).
 pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str) -> Result<DraftView, DomainError> {
@@ -112,7 +106,7 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str)
     {
         let _order = hub.registry().order_lock(&room).await;
         let event = store.create_draft(&draft, build).await?;
-        publish(hub, &room, event);
+        events::publish_committed(hub, &room, event, None);
     }
     let owner = DraftCollaboratorRecord {
         user_id: creator.id.clone(),
@@ -176,7 +170,7 @@ pub async fn append_segment(
     let segment = NewSegment { id: &id, draft_id, author_id: author, content, created_at: at };
     let _order = hub.registry().order_lock(&room).await;
     let (record, event) = store.append_segment(segment, build).await?.map_err(refused)?;
-    publish(hub, &room, event);
+    events::publish_committed(hub, &room, event, None);
     Ok(record)
 }
 
@@ -214,7 +208,7 @@ pub async fn pass_ring(
     {
         let _order = hub.registry().order_lock(&room).await;
         let event = store.pass_ring(draft_id, caller, to_user_id, clock::now_ms(), build).await?.map_err(refused)?;
-        publish(hub, &room, event);
+        events::publish_committed(hub, &room, event, None);
     }
     get(store, caller, draft_id).await
 }
@@ -252,7 +246,7 @@ pub async fn add_collaborator(
         let _order = hub.registry().order_lock(&room).await;
         let event =
             store.add_draft_collaborator(draft_id, caller, user_id, clock::now_ms(), build).await?.map_err(refused)?;
-        publish(hub, &room, event);
+        events::publish_committed(hub, &room, event, None);
     }
     get(store, caller, draft_id).await
 }

@@ -5,8 +5,8 @@ use tandem_protocol::ws::ClientFrame;
 
 use super::{DomainError, rooms};
 use crate::clock;
-use crate::hub::{Frame, Hub};
-use crate::store::Store;
+use crate::hub::{Except, Frame, Hub};
+use crate::store::{Store, StoredEvent};
 
 /// Frame types the server itself uses; an app backend may not publish them.
 const RESERVED_TYPES: &[&str] = &[
@@ -46,10 +46,21 @@ pub async fn append_and_publish(
 ) -> Result<Published, DomainError> {
     let _order = hub.registry().order_lock(room).await;
     let event = store.append_event(room, clock::now_ms(), build).await?;
+    Ok(publish_committed(hub, room, event, None))
+}
+
+/// Publishes an event already committed to `room`'s log (the caller holds the room's order
+/// lock), skipping the connection or user in `except`, and counts it in `events_stored_total`.
+/// Every domain's durable events leave through here.
+pub fn publish_committed(hub: &Hub, room: &str, event: StoredEvent, except: Option<&Except>) -> Published {
     crate::telemetry::events().stored.increment(1);
     let published = Published { seq: event.seq, timestamp: event.created_at };
-    hub.publish_durable(room, event.seq, Frame::from(event.frame));
-    Ok(published)
+    let frame = Frame::from(event.frame);
+    match except {
+        Some(except) => hub.publish_durable_except(room, event.seq, frame, except),
+        None => hub.publish_durable(room, event.seq, frame),
+    }
+    published
 }
 
 /// The server publish API: an app backend's own event `{"type": ..., ...}` into `room`.

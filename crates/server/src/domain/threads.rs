@@ -17,12 +17,12 @@ use rand::Rng;
 use serde_json::Value;
 use tandem_protocol::ws::ServerFrame;
 
-use super::{DomainError, ids};
+use super::{DomainError, events, ids};
 use crate::clock;
-use crate::hub::{self, Frame, Hub};
+use crate::hub::{self, Hub};
 use crate::store::{
-    InviteRecord, MessageRecord, NewMessage, Store, StoredEvent, ThreadMemberRecord, ThreadRecord, ThreadRefusal,
-    ThreadView, UserRecord,
+    InviteRecord, MessageRecord, NewMessage, Store, ThreadMemberRecord, ThreadRecord, ThreadRefusal, ThreadView,
+    UserRecord,
 };
 
 pub use crate::store::thread_room as room;
@@ -112,12 +112,6 @@ fn refused(refusal: ThreadRefusal) -> DomainError {
     }
 }
 
-/// Publishes a committed durable event to `room` (call it holding the room's order lock).
-fn publish(hub: &Hub, room: &str, event: StoredEvent) {
-    crate::telemetry::events().stored.increment(1);
-    hub.publish_durable(room, event.seq, Frame::from(event.frame));
-}
-
 /// Invites `invitee_id` to `thread_id` on behalf of the member `inviter`. The invitee's
 /// `user:` room gets `thread_invitation` (durable). Unknown thread or non-member inviter:
 /// `NotFound("thread")`; malformed id: `Invalid`; unknown invitee: `NotFound("user")`; invitee
@@ -154,7 +148,7 @@ pub async fn invite(
     let _order = hub.registry().order_lock(&event_room).await;
     let event =
         store.invite_to_thread(thread_id, &invitee.id, &inviter.id, &event_room, at, build).await?.map_err(refused)?;
-    publish(hub, &event_room, event);
+    events::publish_committed(hub, &event_room, event, None);
     Ok(InviteRecord {
         thread_id: thread_id.to_owned(),
         user_id: invitee.id,
@@ -230,7 +224,7 @@ pub async fn answer_invite(
                         other => refused(other),
                     })?;
                 hub.join_user(&caller.id, &room);
-                publish(hub, &room, event);
+                events::publish_committed(hub, &room, event, None);
             }
             get(store, &caller.id, thread_id).await.map(Some)
         }
@@ -261,7 +255,7 @@ pub async fn join_with_code(
                 other => refused(other),
             })?;
         hub.join_user(&caller.id, &room);
-        publish(hub, &room, event);
+        events::publish_committed(hub, &room, event, None);
     }
     get(store, &caller.id, thread_id).await
 }
@@ -296,7 +290,7 @@ pub async fn remove_member(
             },
         )?;
     hub.leave_user(user_id, &room);
-    publish(hub, &room, event);
+    events::publish_committed(hub, &room, event, None);
     Ok(())
 }
 
@@ -330,7 +324,7 @@ pub async fn post_message(
     let _order = hub.registry().order_lock(&room).await;
     let event = store.insert_message(message, build).await?.map_err(refused)?;
     let seq = event.seq;
-    publish(hub, &room, event);
+    events::publish_committed(hub, &room, event, None);
     Ok(MessageRecord {
         id,
         thread_id: thread_id.to_owned(),

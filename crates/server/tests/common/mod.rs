@@ -342,6 +342,23 @@ impl WsClient {
     }
 }
 
+/// A signed-up user: id and bearer token.
+pub struct User {
+    pub id: String,
+    pub token: String,
+}
+
+/// Signs up `username` on `server`.
+pub async fn user(server: &TestServer, username: &str) -> User {
+    let (user, token) = server.sign_up(username).await;
+    User { id: id(&user), token }
+}
+
+/// The `id` of a user JSON object.
+pub fn id(user: &Value) -> String {
+    user["id"].as_str().expect("user id").to_owned()
+}
+
 /// Asserts an error response: status and `error.code`, with a non-empty message.
 pub fn assert_error(response: &(u16, Value), status: u16, code: &str) {
     let (actual_status, body) = response;
