@@ -1,10 +1,11 @@
-//! Load-generator WebSocket clients: the SDK's tuned socket settings, spread over 127.0.0.x
-//! source addresses.
+//! Load-generator sockets: the SDK's tuned WebSocket settings, spread over 127.0.0.x source
+//! addresses, and REST sign-up.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use anyhow::{Context, bail};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
 use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
@@ -13,6 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 /// A connected client socket.
 pub type Socket = WebSocketStream<TcpStream>;
 
+/// Sign-ups in flight at once.
+const SIGN_UP_CONCURRENCY: usize = 32;
+
 /// The `index`-th source address: 127.0.0.2, 127.0.0.3, ... cycling over `source_ips`, so
 /// the ephemeral port range of one address never runs out.
 pub fn source_ip(index: usize, source_ips: usize) -> Ipv4Addr {
@@ -20,23 +24,42 @@ pub fn source_ip(index: usize, source_ips: usize) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, 2 + offset)
 }
 
-/// Opens a WebSocket to `server` from `source` with `?token=` and reads the `connected` frame.
+/// Opens a TCP connection to the loopback address `server` from `source`.
+///
+/// The socket is bound with `IP_BIND_ADDRESS_NO_PORT`, so the kernel picks the source port at
+/// `connect` time from the whole 4-tuple instead of reserving one per address at `bind`: many
+/// more than 28k connections fit on one source address, and binding does not contend on the
+/// port table.
+pub async fn tcp(server: SocketAddr, source: Ipv4Addr) -> anyhow::Result<TcpStream> {
+    if !server.ip().is_loopback() {
+        bail!("refusing to load a non-loopback address: {server}");
+    }
+    let socket = TcpSocket::new_v4()?;
+    setsockopt(&socket, IpBindAddressNoPort, &true).context("IP_BIND_ADDRESS_NO_PORT")?;
+    socket.bind(SocketAddr::V4(SocketAddrV4::new(source, 0)))?;
+    let stream = socket.connect(server).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Opens a WebSocket to `ws://{server}{path_and_query}` from `source`, with the SDK's buffer
+/// settings; reads nothing.
+pub async fn open(server: SocketAddr, source: Ipv4Addr, path_and_query: &str) -> anyhow::Result<Socket> {
+    let stream = tcp(server, source).await?;
+    let url = format!("ws://{server}{path_and_query}");
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(tandem_client::websocket_config())).await?;
+    Ok(ws)
+}
+
+/// Opens a Tandem WebSocket to `server` from `source` with `?token=` and reads the `connected` frame.
 pub async fn connect(server: SocketAddr, source: Ipv4Addr, token: &str) -> anyhow::Result<Socket> {
     connect_with_query(server, source, &format!("token={token}")).await
 }
 
 /// Like [`connect`] with a full query string (e.g. `token=...&resume=...`).
 pub async fn connect_with_query(server: SocketAddr, source: Ipv4Addr, query: &str) -> anyhow::Result<Socket> {
-    if !server.ip().is_loopback() {
-        bail!("refusing to load a non-loopback address: {server}");
-    }
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::V4(SocketAddrV4::new(source, 0)))?;
-    let stream = socket.connect(server).await?;
-    stream.set_nodelay(true)?;
-    let url = format!("ws://{server}/ws?{query}");
-    let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(url, stream, Some(tandem_client::websocket_config())).await?;
+    let mut ws = open(server, source, &format!("/ws?{query}")).await?;
     let first = ws.next().await.context("closed before `connected`")??;
     let Message::Text(text) = first else { bail!("first frame is not text") };
     let frame: Value = serde_json::from_str(&text)?;
@@ -51,21 +74,27 @@ pub async fn sign_up(server: SocketAddr, count: usize, prefix: &str) -> anyhow::
     Ok(sign_up_users(server, count, prefix).await?.into_iter().map(|(_, token)| token).collect())
 }
 
-/// Signs up `count` users over REST and returns their `(id, token)`s.
+/// Signs up `count` users (`{prefix}0`, `{prefix}1`, …) over REST, a few at a time, and
+/// returns their `(id, token)`s in that order.
 pub async fn sign_up_users(server: SocketAddr, count: usize, prefix: &str) -> anyhow::Result<Vec<(String, String)>> {
     let http = reqwest::Client::new();
-    let mut tokens = Vec::with_capacity(count);
-    for i in 0..count {
-        let body: Value = http
-            .post(format!("http://{server}/api/v1/users"))
-            .json(&serde_json::json!({ "username": format!("{prefix}{i}") }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let id = body["user"]["id"].as_str().context("user id")?.to_owned();
-        tokens.push((id, body["token"].as_str().context("token")?.to_owned()));
-    }
-    Ok(tokens)
+    stream::iter(0..count)
+        .map(|i| {
+            let http = http.clone();
+            async move {
+                let body: Value = http
+                    .post(format!("http://{server}/api/v1/users"))
+                    .json(&serde_json::json!({ "username": format!("{prefix}{i}") }))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                let id = body["user"]["id"].as_str().context("user id")?.to_owned();
+                anyhow::Ok((id, body["token"].as_str().context("token")?.to_owned()))
+            }
+        })
+        .buffered(SIGN_UP_CONCURRENCY)
+        .try_collect()
+        .await
 }

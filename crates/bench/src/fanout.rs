@@ -1,209 +1,370 @@
-//! `fanout`: R rooms (threads) × M members; a backend publishes at a target rate through the
-//! publish API; every member connection measures end-to-end latency from the send timestamp
-//! in the payload and checks each room's seqs for loss and duplicates.
+//! `fanout` (and `raw`): R rooms × M members on one or more targets, one after the other, with
+//! the same clients, payloads and publish schedule.
+//!
+//! Each target is started fresh and prepared (Tandem: users joined to threads by link); the
+//! R × M members connect (spread over 127.0.0.x), a warm-up tick per room is published and
+//! awaited by every member, so setup traffic (Tandem's presence frames, for instance) is
+//! drained before measuring. Then a backend publishes ticks at `--rate` events/s round-robin
+//! over the rooms for `--duration`; every member records each tick's end-to-end latency from
+//! the send timestamp in its payload and checks the per-room numbers for loss and duplicates.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 
-use crate::server::ServerProcess;
-use crate::{client, report};
+use crate::server::{cpu_seconds, rss_kib};
+use crate::targets::{Member, Programs, Received, Target, TargetKind};
+use crate::tick::Seen;
+use crate::{client, plot, report};
 
-/// The API key the spawned server accepts for publishing.
-const API_KEY: &str = "bench-api-key";
+/// Publish requests in flight at once.
+const PUBLISH_CONCURRENCY: usize = 64;
+
+/// How long members keep reading after the last publish before missing ticks count as lost.
+const DRAIN: Duration = Duration::from_secs(15);
+
+/// How long every member has to receive the warm-up tick.
+const WARM_UP: Duration = Duration::from_secs(60);
 
 /// Settings of the `fanout` scenario.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct FanoutArgs {
-    /// The `tandem` binary to start.
-    #[arg(long, default_value = "target/release/tandem")]
-    server_bin: PathBuf,
-    /// Rooms (threads); every member is in every room.
-    #[arg(long, default_value_t = 4)]
+    #[command(flatten)]
+    programs: Programs,
+    /// Servers to load, one after the other, with the same scenario.
+    #[arg(long, value_delimiter = ',', default_value = "tandem")]
+    targets: Vec<TargetKind>,
+    /// Rooms.
+    #[arg(long, default_value_t = 10)]
     rooms: usize,
-    /// Members (one connection each).
-    #[arg(long, default_value_t = 200)]
+    /// Members per room, one connection each: connections = rooms × members.
+    #[arg(long, default_value_t = 100)]
     members: usize,
-    /// Events published per second, over all rooms.
+    /// Events published per second over all rooms; offered deliveries/s = rate × members.
     #[arg(long, default_value_t = 200)]
     rate: u64,
     /// How long to publish.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
-    /// Write the result as JSON here.
+    /// Handshakes in flight at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Source addresses 127.0.0.2.. to spread client sockets over.
+    #[arg(long, default_value_t = 8)]
+    source_ips: usize,
+    /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a latency-CDF and throughput chart (SVG) here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
-fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
-/// What one member connection saw.
-struct Seen {
-    latency: Histogram<u64>,
+/// One target's result.
+struct Outcome {
+    target: TargetKind,
+    connect_rate: f64,
+    rss_per_connection_kib: f64,
+    published: u64,
+    expected: u64,
     delivered: u64,
     duplicated: u64,
+    foreign: u64,
+    deliveries_per_s: f64,
+    server_cpu_s: f64,
+    latency: Histogram<u64>,
+    throughput: Vec<(f64, f64)>,
 }
 
-/// Runs the scenario and prints its table.
+impl Outcome {
+    fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.delivered)
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "target": self.target.name(), "connect_rate_per_s": self.connect_rate,
+            "rss_per_connection_kib": self.rss_per_connection_kib, "published": self.published,
+            "expected": self.expected, "delivered": self.delivered, "lost": self.lost(),
+            "duplicated": self.duplicated, "foreign": self.foreign, "deliveries_per_s": self.deliveries_per_s,
+            "server_cpu_s": self.server_cpu_s, "latency_ms": report::percentiles_ms(&self.latency),
+            "throughput_per_s": self.throughput,
+        })
+    }
+}
+
+/// Runs `fanout` on every requested target and prints the comparison.
 pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.members >= 1 && args.members <= 15_000, "members must be 1..=15000");
-    anyhow::ensure!(args.rooms >= 1 && args.rooms <= 100, "rooms must be 1..=100");
+    let connections = args.rooms * args.members;
+    anyhow::ensure!(args.rooms >= 1 && args.members >= 1, "rooms and members must be at least 1");
+    anyhow::ensure!(connections <= 15_000, "rooms × members is at most 15000 (one process's file limit)");
     anyhow::ensure!(args.duration <= Duration::from_secs(120), "duration is at most 120 s");
-    let extra = ["--api-key", API_KEY, "--heartbeat-interval", "10m", "--ws-queue-capacity", "8192"].map(String::from);
-    let server = ServerProcess::spawn(&args.server_bin, &extra).await?;
-    let http = reqwest::Client::new();
-    let users = client::sign_up_users(server.addr, args.members, "fan").await?;
-    let rooms = create_rooms(&http, server.addr, &users, args.rooms).await?;
-
-    let mut readers = Vec::with_capacity(users.len());
-    for (i, (_, token)) in users.iter().enumerate() {
-        let socket = client::connect(server.addr, client::source_ip(i, 8), token).await?;
-        readers.push(tokio::spawn(read_until_quiet(socket)));
+    anyhow::ensure!((1..=100_000).contains(&args.rate), "rate must be 1..=100000 events/s");
+    anyhow::ensure!(!args.targets.is_empty(), "name at least one target");
+    let mut outcomes = Vec::with_capacity(args.targets.len());
+    for &kind in &args.targets {
+        outcomes.push(run_one(kind, &args).await.with_context(|| format!("fanout on {}", kind.name()))?);
     }
-
-    let started = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut published = 0_u64;
-    let mut in_flight = tokio::task::JoinSet::new();
-    while started.elapsed() < args.duration {
-        ticker.tick().await;
-        let room = rooms[usize::try_from(published).unwrap_or(0) % rooms.len()].clone();
-        let (http, addr) = (http.clone(), server.addr);
-        in_flight.spawn(async move {
-            http.post(format!("http://{addr}/api/v1/rooms/thread:{room}/publish"))
-                .bearer_auth(API_KEY)
-                .json(&json!({"type": "bench.tick", "sent_us": now_us()}))
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-        });
-        published += 1;
-        while in_flight.len() > 64 {
-            in_flight.join_next().await.context("publisher")???;
-        }
-    }
-    while let Some(result) = in_flight.join_next().await {
-        result??;
-    }
-    let publish_time = started.elapsed();
-
-    let mut latency = Histogram::<u64>::new(3)?;
-    let (mut delivered, mut duplicated) = (0_u64, 0_u64);
-    for reader in readers {
-        let seen = reader.await??;
-        latency.add(&seen.latency)?;
-        delivered += seen.delivered;
-        duplicated += seen.duplicated;
-    }
-    let expected = published * u64::try_from(args.members)?;
-    let lost = expected.saturating_sub(delivered);
-    let rate = delivered as f64 / publish_time.as_secs_f64();
-    let percentiles = report::percentiles_ms(&latency);
-    report::table(
-        &format!(
-            "fanout: {} rooms × {} members, {} events/s for {:?}",
-            args.rooms, args.members, args.rate, args.duration
-        ),
-        &[
-            ("events published", published.to_string()),
-            ("deliveries", format!("{delivered} ({rate:.0}/s)")),
-            ("lost / duplicated", format!("{lost} / {duplicated} (must be 0 / 0)")),
-            (
-                "latency p50 / p90 / p99",
-                format!("{} / {} / {} ms", percentiles["p50"], percentiles["p90"], percentiles["p99"]),
-            ),
-            ("latency p99.9 / max", format!("{} / {} ms", percentiles["p999"], percentiles["max"])),
-        ],
-    );
+    print(&args, &outcomes);
     if let Some(path) = &args.json {
+        let results: Vec<Value> = outcomes.iter().map(Outcome::json).collect();
         report::write_json(
             path,
             &json!({"scenario": "fanout", "rooms": args.rooms, "members": args.members, "rate": args.rate,
-                    "published": published, "delivered": delivered, "deliveries_per_s": rate,
-                    "lost": lost, "duplicated": duplicated, "latency_ms": percentiles}),
+                    "duration_s": args.duration.as_secs_f64(), "results": results, "ratios": ratios(&outcomes)}),
         )?;
     }
-    anyhow::ensure!(lost == 0 && duplicated == 0, "{lost} lost and {duplicated} duplicated deliveries");
+    if let Some(path) = &args.plot {
+        let series: Vec<plot::Series> = outcomes
+            .iter()
+            .map(|o| plot::Series {
+                name: o.target.name().to_owned(),
+                latency: o.latency.clone(),
+                throughput: o.throughput.clone(),
+            })
+            .collect();
+        plot::write_svg(path, &title(&args), &series)?;
+    }
+    for outcome in &outcomes {
+        let clean = outcome.lost() == 0 && outcome.duplicated == 0 && outcome.foreign == 0;
+        // Peers are reported as they are; Tandem and the ceiling must not lose anything.
+        if matches!(outcome.target, TargetKind::Tandem | TargetKind::Raw) {
+            anyhow::ensure!(
+                clean,
+                "{}: {} lost, {} duplicated, {} misrouted deliveries",
+                outcome.target.name(),
+                outcome.lost(),
+                outcome.duplicated,
+                outcome.foreign
+            );
+        }
+    }
     Ok(())
 }
 
-/// Creates `count` threads owned by the first user, with every other user joining by link.
-async fn create_rooms(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    users: &[(String, String)],
-    count: usize,
-) -> anyhow::Result<Vec<String>> {
-    let (_, owner) = users.first().context("no users")?;
-    let mut rooms = Vec::with_capacity(count);
-    for n in 0..count {
-        let thread: Value = http
-            .post(format!("http://{addr}/api/v1/threads"))
-            .bearer_auth(owner)
-            .json(&json!({"name": format!("fanout {n}")}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let id = thread["id"].as_str().context("thread id")?.to_owned();
-        let link: Value = http
-            .post(format!("http://{addr}/api/v1/threads/{id}/invite-link"))
-            .bearer_auth(owner)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let code = link["code"].as_str().context("code")?.to_owned();
-        for (_, token) in &users[1..] {
-            http.post(format!("http://{addr}/api/v1/threads/{id}/join"))
-                .bearer_auth(token)
-                .json(&json!({"code": code}))
-                .send()
-                .await?
-                .error_for_status()?;
-        }
-        rooms.push(id);
-    }
-    Ok(rooms)
+fn title(args: &FanoutArgs) -> String {
+    format!(
+        "fanout: {} rooms × {} members = {} connections, {} events/s ({} deliveries/s offered) for {:?}",
+        args.rooms,
+        args.members,
+        args.rooms * args.members,
+        args.rate,
+        args.rate * u64::try_from(args.members).unwrap_or(0),
+        args.duration
+    )
 }
 
-/// Reads `bench.tick` events until none arrives for 2 s.
-async fn read_until_quiet(mut socket: client::Socket) -> anyhow::Result<Seen> {
-    let mut seen = Seen { latency: Histogram::new(3)?, delivered: 0, duplicated: 0 };
-    let mut last_seq: HashMap<String, i64> = HashMap::new();
-    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
-        let Message::Text(text) = message? else { continue };
-        if !text.contains("bench.tick") {
-            continue;
+/// Starts `kind`, connects every member, publishes, and collects what the members saw.
+async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome> {
+    let connections = args.rooms * args.members;
+    let target = Arc::new(Target::start(kind, &args.programs, args.rooms, args.members).await?);
+    let pid = target.pid();
+    let rss_before = rss_kib(pid)?;
+    let epoch = Instant::now();
+    let (finals_tx, finals_rx) = watch::channel(None);
+    let (warm_tx, mut warm_rx) = mpsc::channel(connections);
+
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let connect_started = Instant::now();
+    let mut handshakes = Vec::with_capacity(connections);
+    for member in 0..connections {
+        let room = member / args.members;
+        let permit = gate.clone().acquire_owned().await?;
+        let (target, source) = (target.clone(), client::source_ip(member, args.source_ips));
+        handshakes.push(tokio::spawn(async move {
+            let socket = target.connect(member, room, source).await;
+            drop(permit);
+            socket
+        }));
+    }
+    let mut readers = Vec::with_capacity(connections);
+    for (member, handshake) in handshakes.into_iter().enumerate() {
+        let socket = handshake.await?.with_context(|| format!("member {member} did not connect"))?;
+        let room = member / args.members;
+        readers.push(tokio::spawn(read_ticks(socket, room, epoch, warm_tx.clone(), finals_rx.clone())));
+    }
+    drop((warm_tx, finals_rx));
+    let connect_rate = connections as f64 / connect_started.elapsed().as_secs_f64();
+    let rss_per_connection_kib = rss_kib(pid)?.saturating_sub(rss_before) as f64 / connections as f64;
+
+    let publisher = target.publisher().await?;
+    for room in 0..args.rooms {
+        publisher.publish(room, 0).await?;
+    }
+    for _ in 0..connections {
+        tokio::time::timeout(WARM_UP, warm_rx.recv())
+            .await
+            .context("not every member received the warm-up tick")?
+            .context("a member ended before the warm-up tick")?;
+    }
+
+    let cpu_before = cpu_seconds(pid)?;
+    let publish_started = Instant::now();
+    let mut counts = vec![0_u64; args.rooms];
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut in_flight = JoinSet::new();
+    let mut published = 0_u64;
+    while publish_started.elapsed() < args.duration {
+        ticker.tick().await;
+        let room = usize::try_from(published % args.rooms as u64)?;
+        counts[room] += 1;
+        let (publisher, n) = (publisher.clone(), counts[room]);
+        in_flight.spawn(async move { publisher.publish(room, n).await });
+        published += 1;
+        while in_flight.len() >= PUBLISH_CONCURRENCY {
+            in_flight.join_next().await.context("publisher")??.context("publish failed")?;
         }
-        let frame: Value = serde_json::from_str(&text)?;
-        let (Some(room), Some(seq), Some(sent)) =
-            (frame["room"].as_str(), frame["seq"].as_i64(), frame["sent_us"].as_u64())
-        else {
-            continue;
+    }
+    while let Some(result) = in_flight.join_next().await {
+        result?.context("publish failed")?;
+    }
+    let expected = counts.iter().sum::<u64>() * u64::try_from(args.members)?;
+    finals_tx.send(Some(Arc::new(counts)))?;
+
+    let mut samples = Vec::new();
+    let (mut delivered, mut duplicated, mut foreign) = (0, 0, 0);
+    for reader in readers {
+        let seen = reader.await??;
+        delivered += seen.distinct;
+        duplicated += seen.duplicated;
+        foreign += seen.foreign;
+        samples.extend(seen.samples);
+    }
+    let server_cpu_s = cpu_seconds(pid)? - cpu_before;
+    drop(target);
+
+    let start_ms = u32::try_from(publish_started.duration_since(epoch).as_millis())?;
+    let mut latency = Histogram::new_with_bounds(1, 3_600_000_000, 3)?;
+    let mut per_second: Vec<u64> = Vec::new();
+    let mut last_ms = start_ms;
+    for &(at_ms, latency_us) in &samples {
+        latency.record(u64::from(latency_us))?;
+        let second = usize::try_from(at_ms.saturating_sub(start_ms) / 1000)?;
+        if second >= per_second.len() {
+            per_second.resize(second + 1, 0);
+        }
+        per_second[second] += 1;
+        last_ms = last_ms.max(at_ms);
+    }
+    let span_s = (f64::from(last_ms - start_ms) / 1000.0).max(args.duration.as_secs_f64());
+    Ok(Outcome {
+        target: kind,
+        connect_rate,
+        rss_per_connection_kib,
+        published,
+        expected,
+        delivered,
+        duplicated,
+        foreign,
+        deliveries_per_s: delivered as f64 / span_s,
+        server_cpu_s,
+        latency,
+        throughput: per_second.iter().enumerate().map(|(s, &n)| (s as f64, n as f64)).collect(),
+    })
+}
+
+/// One member: answers the warm-up tick, then records ticks until it has all of its room's
+/// (known once publishing ends) or the drain time is over.
+async fn read_ticks(
+    mut member: Member,
+    room: usize,
+    epoch: Instant,
+    warm: mpsc::Sender<()>,
+    mut finals: watch::Receiver<Option<Arc<Vec<u64>>>>,
+) -> anyhow::Result<Seen> {
+    let mut seen = Seen::default();
+    let mut warm = Some(warm);
+    let mut wanted: Option<(u64, tokio::time::Instant)> = None;
+    loop {
+        let received = match wanted {
+            Some((count, _)) if seen.distinct >= count => break,
+            Some((_, deadline)) => match tokio::time::timeout_at(deadline, member.next()).await {
+                Ok(received) => received?,
+                Err(_) => break,
+            },
+            None => tokio::select! {
+                received = member.next() => received?,
+                changed = finals.changed() => {
+                    changed.context("the run ended")?;
+                    let count = finals.borrow().as_ref().and_then(|counts| counts.get(room).copied());
+                    wanted = count.map(|count| (count, tokio::time::Instant::now() + DRAIN));
+                    continue;
+                }
+            },
         };
-        let last = last_seq.entry(room.to_owned()).or_insert(0);
-        if seq <= *last {
-            seen.duplicated += 1;
-            continue;
+        match received {
+            Received::Tick(tick) if tick.room != room => seen.foreign += 1,
+            Received::Tick(tick) if tick.n == 0 => {
+                if let Some(warm) = warm.take() {
+                    warm.send(()).await.ok().context("the run ended")?;
+                }
+            }
+            Received::Tick(tick) => {
+                seen.record(tick, epoch, Instant::now());
+            }
+            Received::Other => {}
+            Received::Closed => break,
         }
-        *last = seq;
-        seen.delivered += 1;
-        seen.latency.record(now_us().saturating_sub(sent).max(1))?;
     }
     Ok(seen)
+}
+
+/// Tandem over each other target: deliveries/s and p99.
+fn ratios(outcomes: &[Outcome]) -> Value {
+    let Some(tandem) = outcomes.iter().find(|o| o.target == TargetKind::Tandem) else { return json!({}) };
+    let p99 = |o: &Outcome| o.latency.value_at_quantile(0.99) as f64;
+    let pairs = outcomes.iter().filter(|o| o.target != TargetKind::Tandem).map(|peer| {
+        (
+            peer.target.name().to_owned(),
+            json!({
+                "deliveries_per_s": tandem.deliveries_per_s / peer.deliveries_per_s.max(f64::MIN_POSITIVE),
+                "p99": p99(tandem) / p99(peer).max(1.0),
+            }),
+        )
+    });
+    Value::Object(pairs.collect())
+}
+
+/// Prints one column per target, then the ratios.
+fn print(args: &FanoutArgs, outcomes: &[Outcome]) {
+    let column = |f: &dyn Fn(&Outcome) -> String| outcomes.iter().map(f).collect::<Vec<_>>();
+    let ms = |o: &Outcome, q: f64| format!("{:.2}", o.latency.value_at_quantile(q) as f64 / 1000.0);
+    let rows = [
+        ("connect rate /s", column(&|o| format!("{:.0}", o.connect_rate))),
+        ("RSS per connection KiB", column(&|o| format!("{:.1}", o.rss_per_connection_kib))),
+        ("events published", column(&|o| o.published.to_string())),
+        ("deliveries /s", column(&|o| format!("{:.0}", o.deliveries_per_s))),
+        ("lost / duplicated", column(&|o| format!("{} / {}", o.lost(), o.duplicated))),
+        ("misrouted", column(&|o| o.foreign.to_string())),
+        ("latency p50 ms", column(&|o| ms(o, 0.50))),
+        ("latency p90 ms", column(&|o| ms(o, 0.90))),
+        ("latency p99 ms", column(&|o| ms(o, 0.99))),
+        ("latency p99.9 ms", column(&|o| ms(o, 0.999))),
+        ("latency max ms", column(&|o| format!("{:.2}", o.latency.max() as f64 / 1000.0))),
+        ("server CPU s", column(&|o| format!("{:.2}", o.server_cpu_s))),
+        ("server CPU µs / delivery", column(&|o| format!("{:.2}", o.server_cpu_s * 1e6 / o.delivered.max(1) as f64))),
+    ];
+    let headers: Vec<&str> = outcomes.iter().map(|o| o.target.name()).collect();
+    report::columns(&title(args), &headers, &rows);
+    let Some(tandem) = outcomes.iter().find(|o| o.target == TargetKind::Tandem) else { return };
+    for peer in outcomes.iter().filter(|o| o.target != TargetKind::Tandem) {
+        let throughput = tandem.deliveries_per_s / peer.deliveries_per_s.max(f64::MIN_POSITIVE);
+        let p99 =
+            tandem.latency.value_at_quantile(0.99) as f64 / (peer.latency.value_at_quantile(0.99) as f64).max(1.0);
+        println!("  tandem / {}: deliveries/s × {throughput:.2}, p99 × {p99:.2}", peer.target.name());
+    }
+}
+
+/// The `raw` scenario: `fanout` against the bench's own TCP server only.
+pub async fn run_raw(mut args: FanoutArgs) -> anyhow::Result<()> {
+    args.targets = vec![TargetKind::Raw];
+    run(args).await
 }

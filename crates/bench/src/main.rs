@@ -6,14 +6,19 @@
 //!   connection and the connect rate / handshake latency.
 //! * `replay`: publish N durable events, then resume from seq 0 and time the replay.
 //! * `fanout`: R rooms × M members, publishes at a target rate; deliveries/s, end-to-end
-//!   latency percentiles, lost and duplicated deliveries (must be 0).
+//!   latency percentiles, lost and duplicated deliveries (must be 0). `--targets` runs the same
+//!   scenario on socket.io, Sockudo and the raw TCP ceiling too, and prints tandem/peer ratios.
+//! * `raw`: `fanout` against the bench's own length-prefixed TCP server: the ceiling.
 
 mod client;
 mod fanout;
 mod idle;
+mod plot;
 mod replay;
 mod report;
 mod server;
+mod targets;
+mod tick;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +38,15 @@ enum Scenario {
     Fanout(fanout::FanoutArgs),
     /// Resume throughput: how fast a reconnecting client receives N missed events.
     Replay(replay::ReplayArgs),
+    /// `fanout` over plain TCP with the bench's own trivial server: this machine's ceiling.
+    Raw(fanout::FanoutArgs),
+    /// The raw fan-out server itself (started by `raw` as a child process).
+    #[command(hide = true)]
+    RawServer {
+        /// Loopback address to listen on.
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+    },
 }
 
 #[tokio::main]
@@ -41,5 +55,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Idle(args) => idle::run(args).await,
         Scenario::Replay(args) => replay::run(args).await,
         Scenario::Fanout(args) => fanout::run(args).await,
+        Scenario::Raw(args) => fanout::run_raw(args).await,
+        Scenario::RawServer { addr } => targets::raw::serve(addr).await,
     }
 }

@@ -28,3 +28,17 @@ pub fn write_json(path: &Path, result: &Value) -> anyhow::Result<()> {
     std::fs::write(path, serde_json::to_string_pretty(result)?)?;
     Ok(())
 }
+
+/// Prints `rows` as a table with one column per entry of `headers`, under `title`.
+pub fn columns(title: &str, headers: &[&str], rows: &[(&str, Vec<String>)]) {
+    println!("\n{title}");
+    let key_width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let width = rows.iter().flat_map(|(_, v)| v.iter().map(String::len)).chain(headers.iter().map(|h| h.len())).max();
+    let width = width.unwrap_or(0).max(10);
+    let header: String = headers.iter().map(|h| format!("  {h:>width$}")).collect();
+    println!("  {:<key_width$}{header}", "");
+    for (key, values) in rows {
+        let cells: String = values.iter().map(|v| format!("  {v:>width$}")).collect();
+        println!("  {key:<key_width$}{cells}");
+    }
+}

@@ -1,48 +1,80 @@
-//! Starting the server under test as a child process on loopback, and reading its RSS.
+//! Starting a server under test as a child process on loopback, and reading its RSS and CPU time.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// A `tandem serve` child process on a temporary SQLite database. Killed on drop.
+/// How a started server shows it is ready.
+#[derive(Debug, Clone, Copy)]
+pub enum Ready {
+    /// `GET` on this path answers 2xx.
+    Http(&'static str),
+    /// A TCP connect to its address succeeds.
+    Tcp,
+}
+
+/// A server child process (killed on drop) and, for Tandem, its temporary database folder.
 pub struct ServerProcess {
     child: Child,
     /// Where it listens (always 127.0.0.1).
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
-/// The JWT secret the spawned server signs with.
+/// The JWT secret the spawned Tandem server signs with.
 pub const SECRET: &str = "bench-secret";
 
+/// A free port on 127.0.0.1 (bound, read, released).
+pub fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+    Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+}
+
 impl ServerProcess {
-    /// Spawns `binary serve` with `extra` flags and waits (≤ 30 s) until `/readyz` answers.
+    /// Spawns `binary serve` (Tandem) on a fresh SQLite database with `extra` flags and waits
+    /// (≤ 30 s) until `/readyz` answers.
     pub async fn spawn(binary: &PathBuf, extra: &[String]) -> anyhow::Result<Self> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let addr = free_loopback_addr()?;
         let dir = tempfile::tempdir()?;
         let db = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["serve", "--addr", &addr.to_string(), "--database-url", &db, "--jwt-secret", SECRET])
             .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let server = Self { child, addr, _dir: dir };
+            .env("RUST_LOG", "warn");
+        Self::launch(command, addr, Ready::Http("/readyz"), Some(dir)).await
+    }
+
+    /// Spawns `command` (which must listen on `addr`) and waits (≤ 30 s) until it is `ready`.
+    pub async fn launch(
+        mut command: Command,
+        addr: SocketAddr,
+        ready: Ready,
+        dir: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Self> {
+        let program = Path::new(command.get_program()).display().to_string();
+        let child = command.stdin(Stdio::null()).spawn().with_context(|| format!("cannot start {program}"))?;
+        let mut server = Self { child, addr, _dir: dir };
         let http = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            if let Ok(response) = http.get(format!("http://{addr}/readyz")).send().await
-                && response.status().is_success()
-            {
+            let up = match ready {
+                Ready::Http(path) => {
+                    http.get(format!("http://{addr}{path}")).send().await.is_ok_and(|r| r.status().is_success())
+                }
+                Ready::Tcp => tokio::net::TcpStream::connect(addr).await.is_ok(),
+            };
+            if up {
                 return Ok(server);
             }
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{program} exited with {status} before listening on {addr}");
+            }
             if started.elapsed() > Duration::from_secs(30) {
-                bail!("server at {addr} not ready after 30 s");
+                bail!("{program} at {addr} not ready after 30 s");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -67,4 +99,15 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
     let kib = line.split_whitespace().nth(1).context("malformed VmRSS")?;
     Ok(kib.parse()?)
+}
+
+/// User + system CPU time `pid` has used so far, in seconds (`/proc/<pid>/stat`, whose
+/// `utime`/`stime` are in USER_HZ = 100 ticks per second on Linux).
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').context("malformed stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> { Ok(fields.get(i).context("short stat")?.parse::<f64>()?) };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }

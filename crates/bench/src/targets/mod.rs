@@ -1,0 +1,210 @@
+//! The servers a fan-out run can load, behind one interface: start it with R rooms × M
+//! members, connect member `i` to its room, publish tick `n` to a room, read ticks back.
+//!
+//! * [`tandem`]: the release `tandem` binary; members are users joined to threads by link,
+//!   ticks go through the publish API.
+//! * [`socketio`]: Node + npm `socket.io` (`bench/peers/socketio`), rooms joined with an acked
+//!   `join` event, ticks `POST`ed to the peer's `/publish/{room}`.
+//! * [`sockudo`]: Sockudo (Pusher protocol), public channels, ticks through Pusher's signed
+//!   HTTP events API.
+//! * [`raw`]: a length-prefixed TCP fan-out server built into the bench: the ceiling.
+
+pub mod raw;
+pub mod socketio;
+pub mod sockudo;
+pub mod tandem;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+
+use crate::client;
+use crate::server::ServerProcess;
+use crate::tick::{self, Tick};
+
+/// Which server to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetKind {
+    /// Tandem (this project).
+    Tandem,
+    /// socket.io 4 on Node.
+    Socketio,
+    /// Sockudo (Pusher protocol).
+    Sockudo,
+    /// The bench's own length-prefixed TCP fan-out: the machine's ceiling.
+    Raw,
+}
+
+impl TargetKind {
+    /// Name used in tables, JSON and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tandem => "tandem",
+            Self::Socketio => "socket.io",
+            Self::Sockudo => "sockudo",
+            Self::Raw => "raw",
+        }
+    }
+}
+
+/// Where the servers' programs are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Programs {
+    /// The `tandem` binary (a release build measures what users run).
+    #[arg(long, default_value = "target/release/tandem")]
+    pub tandem_bin: PathBuf,
+    /// The `sockudo` binary (`cargo install sockudo --locked`).
+    #[arg(long, default_value = "sockudo")]
+    pub sockudo_bin: PathBuf,
+    /// Node.js, for the socket.io peer.
+    #[arg(long, default_value = "node")]
+    pub node_bin: PathBuf,
+    /// The socket.io peer's folder (with `node_modules` installed by `npm ci`).
+    #[arg(long, default_value = "bench/peers/socketio")]
+    pub socketio_dir: PathBuf,
+}
+
+/// A started server, prepared for `rooms` × `members` members.
+pub enum Target {
+    /// See [`tandem`].
+    Tandem(tandem::Tandem),
+    /// See [`socketio`].
+    SocketIo(socketio::SocketIo),
+    /// See [`sockudo`].
+    Sockudo(sockudo::Sockudo),
+    /// See [`raw`].
+    Raw(raw::Raw),
+}
+
+impl Target {
+    /// Starts a `kind` server and prepares `rooms` rooms of `members` members each.
+    pub async fn start(kind: TargetKind, programs: &Programs, rooms: usize, members: usize) -> anyhow::Result<Self> {
+        Ok(match kind {
+            TargetKind::Tandem => Self::Tandem(tandem::Tandem::start(&programs.tandem_bin, rooms, members).await?),
+            TargetKind::Socketio => Self::SocketIo(socketio::SocketIo::start(programs).await?),
+            TargetKind::Sockudo => Self::Sockudo(sockudo::Sockudo::start(&programs.sockudo_bin).await?),
+            TargetKind::Raw => Self::Raw(raw::Raw::start().await?),
+        })
+    }
+
+    fn process(&self) -> &ServerProcess {
+        match self {
+            Self::Tandem(t) => &t.server,
+            Self::SocketIo(t) => &t.server,
+            Self::Sockudo(t) => &t.server,
+            Self::Raw(t) => &t.server,
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.process().pid()
+    }
+
+    /// Connects member `member` (0-based over all rooms) of `room` from `source`; returns once
+    /// the member is in the room, so a tick published afterwards reaches it.
+    pub async fn connect(&self, member: usize, room: usize, source: Ipv4Addr) -> anyhow::Result<Member> {
+        match self {
+            Self::Tandem(t) => t.connect(member, source).await,
+            Self::SocketIo(t) => t.connect(room, source).await,
+            Self::Sockudo(t) => t.connect(room, source).await,
+            Self::Raw(t) => t.connect(room, source).await,
+        }
+    }
+
+    /// A handle that publishes ticks; cheap to clone.
+    pub async fn publisher(&self) -> anyhow::Result<Publisher> {
+        Ok(match self {
+            Self::Tandem(t) => Publisher::Tandem(t.publisher()),
+            Self::SocketIo(t) => Publisher::SocketIo(t.publisher()),
+            Self::Sockudo(t) => Publisher::Sockudo(t.publisher()),
+            Self::Raw(t) => Publisher::Raw(t.publisher().await?),
+        })
+    }
+}
+
+/// Publishes ticks to one target.
+#[derive(Clone)]
+pub enum Publisher {
+    /// See [`tandem::Publisher`].
+    Tandem(tandem::Publisher),
+    /// See [`socketio::Publisher`].
+    SocketIo(socketio::Publisher),
+    /// See [`sockudo::Publisher`].
+    Sockudo(sockudo::Publisher),
+    /// See [`raw::Publisher`].
+    Raw(raw::Publisher),
+}
+
+impl Publisher {
+    /// Publishes tick `n` of `room`, stamped now; returns when the server accepted it.
+    pub async fn publish(&self, room: usize, n: u64) -> anyhow::Result<()> {
+        let body = tick::payload(room, n);
+        match self {
+            Self::Tandem(p) => p.publish(room, &body).await,
+            Self::SocketIo(p) => p.publish(room, body).await,
+            Self::Sockudo(p) => p.publish(room, &body).await,
+            Self::Raw(p) => p.publish(room, body).await,
+        }
+    }
+}
+
+/// The wire protocol of a member's WebSocket, for the control frames it must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Tandem JSON frames (WebSocket pings are answered by tungstenite).
+    Tandem,
+    /// Engine.IO 4: the server's `2` ping wants a `3` pong.
+    SocketIo,
+    /// Pusher: `pusher:ping` wants `pusher:pong`.
+    Pusher,
+}
+
+/// One member's connection, in its room.
+pub enum Member {
+    /// A WebSocket speaking `Protocol`.
+    Ws(client::Socket, Protocol),
+    /// A raw TCP stream of length-prefixed frames.
+    Raw(FramedRead<tokio::net::TcpStream, LengthDelimitedCodec>),
+}
+
+/// What [`Member::next`] read.
+#[derive(Debug)]
+pub enum Received {
+    /// A tick.
+    Tick(Tick),
+    /// Any other frame (presence, protocol chatter).
+    Other,
+    /// The server closed the connection.
+    Closed,
+}
+
+impl Member {
+    /// Reads the next frame, answering protocol pings on the way. Cancel-safe.
+    pub async fn next(&mut self) -> anyhow::Result<Received> {
+        match self {
+            Self::Ws(socket, protocol) => {
+                let Some(message) = socket.next().await else { return Ok(Received::Closed) };
+                let Message::Text(text) = message? else { return Ok(Received::Other) };
+                if let Some(tick) = tick::scan(text.as_bytes()) {
+                    return Ok(Received::Tick(tick));
+                }
+                match protocol {
+                    Protocol::SocketIo if text.as_str() == "2" => socket.send(Message::text("3")).await?,
+                    Protocol::Pusher if text.contains("pusher:ping") => {
+                        socket.send(Message::text(r#"{"event":"pusher:pong","data":{}}"#)).await?;
+                    }
+                    _ => {}
+                }
+                Ok(Received::Other)
+            }
+            Self::Raw(frames) => match frames.next().await {
+                None => Ok(Received::Closed),
+                Some(frame) => Ok(tick::scan(&frame?).map_or(Received::Other, Received::Tick)),
+            },
+        }
+    }
+}
