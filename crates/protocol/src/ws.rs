@@ -543,6 +543,9 @@ pub mod close_code {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame was larger than the configured limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server could not set the connection up (its store is overloaded or down); reconnect
+    /// with backoff and resume.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// No sign of life within the heartbeat timeout.
     pub const HEARTBEAT_TIMEOUT: u16 = 4000;
     /// The client read too slowly and its outbound queue overflowed; reconnect and resume.

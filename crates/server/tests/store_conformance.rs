@@ -121,6 +121,9 @@ both_engines! {
         let ids = |users: Vec<UserRecord>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
         assert_eq!(ids(store.collaborators(ALICE).await.expect("read")), [BOB], "once, despite two shared rooms");
         assert!(store.collaborators(carol).await.expect("read").is_empty());
+        assert_eq!(store.collaborator_ids(ALICE).await.expect("read"), [BOB], "ids: once, despite two shared rooms");
+        assert_eq!(store.collaborator_ids(BOB).await.expect("read"), [ALICE]);
+        assert!(store.collaborator_ids(carol).await.expect("read").is_empty());
         let stranger = store.add_member("thread:1", "dddddddddddddddddddddddd", 1).await;
         assert!(stranger.is_err(), "members must be users");
     }

@@ -23,7 +23,7 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Prese
     if !is_online && let Err(e) = store.set_last_online(user_id, timestamp).await {
         tracing::warn!(error = %e, user_id, "could not record last_online");
     }
-    let collaborators = match store.collaborators(user_id).await {
+    let collaborators = match store.collaborator_ids(user_id).await {
         Ok(collaborators) => collaborators,
         Err(e) => {
             tracing::warn!(error = %e, user_id, "could not load collaborators; status change not announced");
@@ -33,7 +33,7 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Prese
     let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
     hub.registry().announce(user_id, generation, || {
         for collaborator in &collaborators {
-            hub.publish(&hub::user_room(&collaborator.id), frame.clone());
+            hub.publish(&hub::user_room(collaborator), frame.clone());
         }
     });
 }

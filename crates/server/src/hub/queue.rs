@@ -29,6 +29,8 @@ pub enum CloseReason {
     ProtocolError,
     /// The server is shutting down.
     Shutdown,
+    /// The connection's rooms could not be loaded (the store failed or timed out).
+    Unavailable,
 }
 
 impl CloseReason {
@@ -42,6 +44,7 @@ impl CloseReason {
             Self::TooBig => "too_big",
             Self::ProtocolError => "protocol_error",
             Self::Shutdown => "shutdown",
+            Self::Unavailable => "unavailable",
         }
     }
 }

@@ -17,9 +17,9 @@ use tracing::Instrument;
 use super::writer::{self, WriterSettings};
 use super::{reader, recovery};
 use crate::auth::Credentials;
-use crate::domain::{presence, rooms};
+use crate::domain::{DomainError, presence, rooms};
 use crate::http::AppState;
-use crate::hub::{self, Connection, Presence, encode};
+use crate::hub::{self, CloseReason, Connection, Presence, encode};
 use crate::store::UserRecord;
 
 /// How long an unauthenticated connection may take to send its `auth` frame (API.md §2).
@@ -81,7 +81,12 @@ async fn live(
 
     let came_online = state.hub.registry().register(&connection);
     let cursors = Box::pin(prepare_resume(&state, &connection, cursors)).await;
-    Box::pin(join_rooms(&state, &connection)).await;
+    if let Err(e) = Box::pin(join_rooms(&state, &connection)).await {
+        // Running without its rooms would silently miss their events: close, and let the
+        // client reconnect and resume once the store answers again.
+        tracing::warn!(error = %e, "could not load the user's rooms; closing with 1013");
+        connection.queue().close(CloseReason::Unavailable);
+    }
     for room in cursors.keys() {
         // Viewed rooms given with a cursor are joined too (user: and thread: ones already are).
         state.hub.registry().subscribe(&connection, room);
@@ -228,29 +233,24 @@ async fn first_frame_auth(
 /// Subscribes a new connection to its `user:` room and its auto-joined rooms. If a membership
 /// change races the store read (the user's membership epoch moved), the read is repeated and
 /// auto-joined rooms no longer listed are left, so the connection ends up exactly in its rooms.
-async fn join_rooms(state: &AppState, connection: &Arc<Connection>) {
+/// Fails if the store cannot list the rooms.
+async fn join_rooms(state: &AppState, connection: &Arc<Connection>) -> Result<(), DomainError> {
     let registry = state.hub.registry();
     let user_id = connection.user_id();
     registry.subscribe(connection, &hub::user_room(user_id));
     loop {
         let epoch = registry.membership_epoch(user_id);
-        match rooms::auto_joined(&state.store, user_id).await {
-            Ok(joined) => {
-                for stale in connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX) {
-                    if !joined.iter().any(|room| *room == *stale) {
-                        registry.unsubscribe(connection, &stale);
-                    }
-                }
-                for room in &joined {
-                    registry.subscribe(connection, room);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not load the user's rooms; connection joins only its user room")
+        let joined = rooms::auto_joined(&state.store, user_id).await?;
+        for stale in connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX) {
+            if !joined.iter().any(|room| *room == *stale) {
+                registry.unsubscribe(connection, &stale);
             }
         }
+        for room in &joined {
+            registry.subscribe(connection, room);
+        }
         if registry.membership_epoch(user_id) == epoch {
-            break;
+            return Ok(());
         }
     }
 }

@@ -132,6 +132,7 @@ where
         CloseReason::TooBig => Some((close_code::MESSAGE_TOO_BIG, "message too big")),
         CloseReason::ProtocolError => Some((close_code::PROTOCOL_ERROR, "protocol error")),
         CloseReason::Shutdown => Some((close_code::GOING_AWAY, "server shutting down")),
+        CloseReason::Unavailable => Some((close_code::TRY_AGAIN_LATER, "try again later: reconnect and resume")),
     };
     let grace = match reason {
         CloseReason::Stale | CloseReason::SlowConsumer => UNRESPONSIVE_CLOSE_GRACE,
