@@ -14,9 +14,11 @@ mod client;
 mod fanout;
 mod idle;
 mod plot;
+mod presence;
 mod replay;
 mod report;
 mod server;
+mod storm;
 mod targets;
 mod tick;
 
@@ -40,6 +42,10 @@ enum Scenario {
     Replay(replay::ReplayArgs),
     /// `fanout` over plain TCP with the bench's own trivial server: this machine's ceiling.
     Raw(fanout::FanoutArgs),
+    /// Presence churn: disconnect/reconnect cycles; latency until co-members see the status change.
+    Presence(presence::PresenceArgs),
+    /// Reconnect storm: every client drops at once and resumes; time until all caught up, loss.
+    Storm(storm::StormArgs),
     /// The raw fan-out server itself (started by `raw` as a child process).
     #[command(hide = true)]
     RawServer {
@@ -56,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Replay(args) => replay::run(args).await,
         Scenario::Fanout(args) => fanout::run(args).await,
         Scenario::Raw(args) => fanout::run_raw(args).await,
+        Scenario::Presence(args) => presence::run(args).await,
+        Scenario::Storm(args) => storm::run(args).await,
         Scenario::RawServer { addr } => targets::raw::serve(addr).await,
     }
 }
