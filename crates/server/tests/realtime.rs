@@ -105,6 +105,26 @@ both_engines! {
         assert!(me["last_online"].as_str().is_some(), "last_online written on the last close: {me}");
     }
 
+    async fn presence_reaches_thread_co_members_only(engine: Engine) {
+        let Some(server) = TestServer::start(engine).await else { return };
+        let (alice, alice_token) = server.sign_up("alice").await;
+        let (bob, bob_token) = server.sign_up("bob").await;
+        let (carol, carol_token) = server.sign_up("carol").await;
+        // Bob shares a thread with Alice; Carol shares only a canvas and a draft with her.
+        server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
+        server.add_members("canvas:c1", &[&id(&alice), &id(&carol)]).await;
+        server.add_members("draft:d1", &[&id(&alice), &id(&carol)]).await;
+        let mut bob_ws = server.connect(&bob_token).await;
+        let mut carol_ws = server.connect(&carol_token).await;
+        let alice_ws = server.connect(&alice_token).await;
+        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+        drop(alice_ws);
+        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], false);
+        carol_ws.assert_nothing_pending().await;
+        let (_, body) = server.call("GET", "/api/v1/users", Some(&carol_token), None).await;
+        assert_eq!(body["users"].as_array().map(Vec::len), Some(0), "no shared thread, no collaborator: {body}");
+    }
+
     async fn two_connections_stay_online_until_the_second_closes(engine: Engine) {
         let Some(server) = TestServer::start(engine).await else { return };
         let (alice, alice_token) = server.sign_up("alice").await;

@@ -1,6 +1,6 @@
 //! Presence (seed 002): online means at least one live connection. Status changes reach the
-//! user's collaborators (users sharing a room membership) only, each once; the only write is
-//! `last_online`, when the last connection closes.
+//! user's collaborators (API.md: members of a shared thread) that are online, each once; the only
+//! write is `last_online`, when the last connection closes.
 
 use tandem_protocol::ws::ServerFrame;
 
@@ -10,10 +10,13 @@ use crate::hub::{self, Hub, Presence};
 use crate::store::{Store, UserRecord};
 
 /// Acts on a presence transition of `user_id`: writes `last_online` when the user went offline,
-/// then sends `user_status_changed` to each collaborator's `user:` room, unless a newer
-/// transition of the same user happened meanwhile (it announces itself). Failures are logged:
-/// presence is best effort and never fails the connection.
-pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Presence) {
+/// then sends `user_status_changed` to the `user:` room of each online collaborator — every
+/// other user with a live connection in one of `threads`, the user's thread rooms — unless a
+/// newer transition of the same user happened meanwhile (it announces itself). The recipients
+/// come from the hub, not the store: a reconnect storm of large threads costs memory reads, not
+/// one query per connection. Failures are logged: presence is best effort and never fails the
+/// connection.
+pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Presence, threads: &[Box<str>]) {
     let (is_online, generation) = match transition {
         Presence::WentOnline { generation } => (true, generation),
         Presence::WentOffline { generation } => (false, generation),
@@ -23,13 +26,7 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Prese
     if !is_online && let Err(e) = store.set_last_online(user_id, timestamp).await {
         tracing::warn!(error = %e, user_id, "could not record last_online");
     }
-    let collaborators = match store.collaborator_ids(user_id).await {
-        Ok(collaborators) => collaborators,
-        Err(e) => {
-            tracing::warn!(error = %e, user_id, "could not load collaborators; status change not announced");
-            Vec::new()
-        }
-    };
+    let collaborators = hub.registry().co_members(user_id, threads);
     let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
     hub.registry().announce(user_id, generation, || {
         for collaborator in &collaborators {

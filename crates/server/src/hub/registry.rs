@@ -137,6 +137,19 @@ impl Registry {
         true
     }
 
+    /// The distinct users other than `user_id` with at least one connection on this node
+    /// subscribed to any of `rooms`, in no particular order. Reads the room shards only: no store
+    /// query, so a presence change costs the rooms' sizes in memory, however many connect at once.
+    pub fn co_members(&self, user_id: &str, rooms: &[Box<str>]) -> Vec<String> {
+        let mut users = std::collections::HashSet::new();
+        for room in rooms {
+            if let Some(members) = self.inner.rooms.read(room).get(&**room) {
+                users.extend(members.iter().map(|c| c.user_id()).filter(|id| *id != user_id).map(str::to_owned));
+            }
+        }
+        users.into_iter().collect()
+    }
+
     /// Whether `user_id` has at least one connection on this node.
     pub fn is_online(&self, user_id: &str) -> bool {
         self.inner.users.read(user_id).get(user_id).is_some_and(|entry| !entry.connections.is_empty())

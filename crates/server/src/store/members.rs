@@ -40,24 +40,15 @@ impl Store {
         })
     }
 
-    /// Everyone who shares at least one room with `user_id` (not the user), each once.
+    /// Everyone who shares at least one thread with `user_id` (not the user), each once: the
+    /// collaborators of API.md ("member of any shared thread").
     pub async fn collaborators(&self, user_id: &str) -> Result<Vec<UserRecord>, StoreError> {
         const SQL: &str = "SELECT u.id, u.username, u.name, u.created_at, u.last_online FROM users u \
                            WHERE u.id <> $1 AND u.id IN ( \
                                SELECT other.user_id FROM room_members mine \
                                JOIN room_members other ON other.room = mine.room \
-                               WHERE mine.user_id = $1) \
+                               WHERE mine.user_id = $1 AND substr(mine.room, 1, 7) = 'thread:') \
                            ORDER BY u.id";
         on_pool!(self, |pool| { Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).fetch_all(pool).await?) })
-    }
-
-    /// The ids of everyone who shares at least one room with `user_id` (not the user), each
-    /// once, in no particular order. Reads only the membership table's primary key, so a
-    /// presence announcement costs one index range per room of the user, not a user-table join.
-    pub async fn collaborator_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        const SQL: &str = "SELECT DISTINCT other.user_id FROM room_members mine \
-                           JOIN room_members other ON other.room = mine.room \
-                           WHERE mine.user_id = $1 AND other.user_id <> $1";
-        on_pool!(self, |pool| { Ok(sqlx::query_scalar::<_, String>(SQL).bind(user_id).fetch_all(pool).await?) })
     }
 }

@@ -93,7 +93,8 @@ async fn live(
     }
     if came_online != Presence::Unchanged {
         let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
-        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
+        let threads = connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX);
+        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online, &threads).await });
     }
 
     let session = Session { connection: connection.clone(), state: state.clone() };
@@ -121,6 +122,7 @@ async fn live(
     };
 
     let canvases = connection.rooms_with_prefix("canvas:");
+    let threads = connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX);
     let went_offline = state.hub.registry().unregister(&connection);
     for room in &canvases {
         // Seed 004: the others see this user stop typing/editing (and leave, if it was their
@@ -129,7 +131,7 @@ async fn live(
     }
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
-    Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline)).await;
+    Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads)).await;
 }
 
 /// Why a connection was not admitted: the message for the `error` frame, the frame's `ref`,
