@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Reproduces the figures in docs/BENCHMARKS.md. Loopback only; every run is bounded.
+# Reproduces every figure in docs/BENCHMARKS.md. Loopback only; every run is bounded in
+# connections and time. Release builds; results (JSON and SVG) go to $BENCH_OUT.
+#
+# The peer comparison needs Node.js (npm installs socket.io here) and, for Sockudo,
+#   apt-get install -y cmake protobuf-compiler && cargo install sockudo --locked
+# (about 40 minutes on 2 cores). A peer that is missing is left out, and the script says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${BENCH_OUT:-target/bench}"
 mkdir -p "$out"
 cargo build --release -p tandem-server -p tandem-bench
+bench=./target/release/tandem-bench
+
 for connections in 10000 15000; do
-  ./target/release/tandem-bench idle --connections "$connections" --users 1000 --json "$out/idle-$connections.json"
+  $bench idle --connections "$connections" --users 1000 --json "$out/idle-$connections.json"
 done
-./target/release/tandem-bench replay --events 1000 --runs 10 --json "$out/replay-1000.json"
-./target/release/tandem-bench fanout --rooms 4 --members 200 --rate 200 --duration 10s --json "$out/fanout-4x200.json"
-./target/release/tandem-bench fanout --rooms 2 --members 2000 --rate 50 --duration 10s --json "$out/fanout-2x2000.json"
-echo "results: $out/*.json"
+$bench replay --events 1000 --runs 10 --json "$out/replay-1000.json"
+$bench presence --users 1000 --group 10 --churn 500 --json "$out/presence.json"
+$bench storm --clients 10000 --rooms 10 --json "$out/storm.json"
+$bench raw --rooms 2 --members 2000 --rate 250 --duration 10s --json "$out/raw-2x2000.json"
+$bench fanout --targets tandem,raw --rooms 2 --members 2000 --rate 250 --duration 10s \
+  --json "$out/fanout-2x2000.json" --plot "$out/fanout-2x2000.svg"
+scripts/bench-peers.sh
+echo "results: $out/*.json, charts: $out/*.svg"

@@ -18,7 +18,7 @@ use crate::{client, report};
 pub struct IdleArgs {
     /// The `tandem` binary to start (a release build measures what users run).
     #[arg(long, default_value = "target/release/tandem")]
-    server_bin: PathBuf,
+    tandem_bin: PathBuf,
     /// Connections to open (one process holds at most ~19.9k sockets).
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
@@ -44,7 +44,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.connections <= 19_000, "one process holds at most ~19.9k sockets");
     // Long heartbeats: idle clients are not polled, so they would not answer pings.
     let extra = ["--heartbeat-interval", "10m", "--heartbeat-timeout", "1m"].map(String::from);
-    let server = ServerProcess::spawn(&args.server_bin, &extra).await?;
+    let server = ServerProcess::spawn(&args.tandem_bin, &extra).await?;
     let tokens = client::sign_up(server.addr, args.users.max(1), "idle").await?;
     let baseline = rss_kib(server.pid())?;
 

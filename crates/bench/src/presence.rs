@@ -51,7 +51,7 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 pub struct PresenceArgs {
     /// The `tandem` binary to start.
     #[arg(long, default_value = "target/release/tandem")]
-    server_bin: PathBuf,
+    tandem_bin: PathBuf,
     /// Users (one connection each), at most 15000.
     #[arg(long, default_value_t = 1000)]
     users: usize,
@@ -306,7 +306,7 @@ pub async fn run(args: PresenceArgs) -> anyhow::Result<()> {
 
     // Idle connections are not polled by a ping-answering client loop: no heartbeat kills.
     let extra = ["--heartbeat-interval", "10m"].map(String::from);
-    let server = ServerProcess::spawn(&args.server_bin, &extra).await?;
+    let server = ServerProcess::spawn(&args.tandem_bin, &extra).await?;
     let http = reqwest::Client::new();
     let setup = Instant::now();
     let users = storm::sign_up_concurrently(&http, server.addr, args.users, "pres", SETUP_REQUESTS).await?;

@@ -22,7 +22,7 @@ const API_KEY: &str = "bench-api-key";
 pub struct ReplayArgs {
     /// The `tandem` binary to start.
     #[arg(long, default_value = "target/release/tandem")]
-    server_bin: PathBuf,
+    tandem_bin: PathBuf,
     /// Events published before the client resumes (retention keeps at least this many).
     #[arg(long, default_value_t = 1000)]
     events: usize,
@@ -42,7 +42,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.events > 0 && args.events <= 100_000, "events must be 1..=100000");
     let retention = (args.events + 10).to_string();
     let extra = ["--api-key", API_KEY, "--retention-events", &retention].map(String::from);
-    let server = ServerProcess::spawn(&args.server_bin, &extra).await?;
+    let server = ServerProcess::spawn(&args.tandem_bin, &extra).await?;
     let (user_id, token) = client::sign_up_users(server.addr, 1, "replay").await?.remove(0);
     let room = format!("user:{user_id}");
 

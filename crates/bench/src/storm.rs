@@ -52,7 +52,7 @@ const SETUP_REQUESTS: usize = 64;
 pub struct StormArgs {
     /// The `tandem` binary to start.
     #[arg(long, default_value = "target/release/tandem")]
-    server_bin: PathBuf,
+    tandem_bin: PathBuf,
     /// Clients (one user and one connection each), at most 15000.
     #[arg(long, default_value_t = 10_000)]
     clients: usize,
@@ -233,7 +233,7 @@ pub async fn run(args: StormArgs) -> anyhow::Result<()> {
     anyhow::ensure!((1..=250).contains(&args.source_ips), "source-ips must be 1..=250");
     anyhow::ensure!((1..=4_096).contains(&args.concurrency), "concurrency must be 1..=4096");
     let extra = ["--api-key", API_KEY, "--heartbeat-interval", "10m", "--ws-queue-capacity", "8192"].map(String::from);
-    let server = ServerProcess::spawn(&args.server_bin, &extra).await?;
+    let server = ServerProcess::spawn(&args.tandem_bin, &extra).await?;
     let addr = server.addr;
     let http = reqwest::Client::new();
 
