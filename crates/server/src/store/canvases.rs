@@ -7,7 +7,7 @@
 
 use sqlx::{Pool, Postgres, Sqlite};
 
-use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool};
+use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a canvas: `canvas:{id}`.
 pub fn canvas_room(canvas_id: &str) -> String {
@@ -151,7 +151,7 @@ macro_rules! lock_and_check_member {
 impl Store {
     /// Creates a canvas whose first member is its creator, in one transaction.
     pub async fn create_canvas(&self, canvas: &CanvasRecord) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO canvases (id, name, width, height, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -216,7 +216,7 @@ impl Store {
         user_id: &str,
         at: i64,
     ) -> Result<Result<(), CanvasRefusal>, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, canvas_id, actor);
             let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
@@ -249,7 +249,7 @@ impl Store {
         build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
     ) -> Result<TileWrite, StoreError> {
         let room = canvas_room(&tile.canvas_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, &tile.canvas_id, &tile.created_by);
             let inserted = sqlx::query(
@@ -289,7 +289,7 @@ impl Store {
     ) -> Result<TileWrite, StoreError> {
         let room = canvas_room(canvas_id);
         let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, canvas_id, user_id);
             let Some(mut tile) = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tile_sql.clone()))
@@ -330,7 +330,7 @@ impl Store {
     ) -> Result<TileWrite, StoreError> {
         let room = canvas_room(canvas_id);
         let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, canvas_id, user_id);
             let Some(mut tile) = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tile_sql.clone()))
@@ -380,7 +380,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<Result<StoredEvent, CanvasRefusal>, StoreError> {
         let room = canvas_room(canvas_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, canvas_id, user_id);
             let event = append_event!(tx, &room, at, build).await?;

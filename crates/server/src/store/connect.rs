@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{Engine, Store, StoreError};
+use super::{Engine, SqlitePools, Store, StoreError};
 
 /// How long a query waits for a pooled connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -16,7 +16,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 impl Store {
     /// Opens the database at `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://...`) and
     /// applies pending migrations. A SQLite file is created if missing and runs in WAL mode
-    /// with `synchronous=NORMAL`, a busy timeout and foreign keys enforced.
+    /// with `synchronous=NORMAL`, a busy timeout and foreign keys enforced, behind 8 reader
+    /// connections and one writer connection.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite(connect_sqlite(url).await?)
@@ -29,7 +30,10 @@ impl Store {
     }
 }
 
-async fn connect_sqlite(url: &str) -> Result<sqlx::SqlitePool, StoreError> {
+/// Readers beside the one writer connection.
+const SQLITE_READERS: u32 = 8;
+
+async fn connect_sqlite(url: &str) -> Result<SqlitePools, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::InvalidUrl(format!("`{url}`: {e}")))?
         .create_if_missing(true)
@@ -37,15 +41,22 @@ async fn connect_sqlite(url: &str) -> Result<sqlx::SqlitePool, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true);
-    // An in-memory database exists once per connection: keep exactly one so all queries see it.
-    let max_connections = if url.contains(":memory:") { 1 } else { 8 };
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections)
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await?;
+    sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+    // An in-memory database exists once per connection: the writer's is the only one.
+    if url.contains(":memory:") {
+        return Ok(SqlitePools::new(writer.clone(), writer));
+    }
+    let reader = SqlitePoolOptions::new()
+        .max_connections(SQLITE_READERS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-    Ok(pool)
+    Ok(SqlitePools::new(reader, writer))
 }
 
 async fn connect_postgres(url: &str) -> Result<sqlx::PgPool, StoreError> {

@@ -9,7 +9,7 @@
 
 use sqlx::{Pool, Postgres, Sqlite};
 
-use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool};
+use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a draft: `draft:{id}`.
 pub fn draft_room(draft_id: &str) -> String {
@@ -147,7 +147,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<StoredEvent, StoreError> {
         let room = draft_room(&draft.id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO drafts (id, title, owner_id, ring_holder_id, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -196,7 +196,7 @@ impl Store {
         build: impl FnOnce(i64, i64, i64) -> String + Send,
     ) -> Result<DraftWrite<(SegmentRecord, StoredEvent)>, StoreError> {
         let room = draft_room(segment.draft_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let Some(holder) = sqlx::query_scalar::<_, String>(lock_draft_sql(pool))
                 .bind(segment.draft_id)
@@ -257,7 +257,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<DraftWrite<StoredEvent>, StoreError> {
         let room = draft_room(draft_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let Some(holder) =
                 sqlx::query_scalar::<_, String>(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?
@@ -295,7 +295,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<DraftWrite<StoredEvent>, StoreError> {
         let room = draft_room(draft_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?.is_none() {
                 return Ok(Err(DraftRefusal::NoDraft));

@@ -2,7 +2,7 @@
 
 use sqlx::{Pool, Postgres, Sqlite, Transaction};
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 /// An event as stored: the frame's JSON text is exactly what was sent live.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -109,7 +109,7 @@ impl Store {
         at: i64,
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<StoredEvent, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let event = append_event!(tx, room, at, build).await?;
             tx.commit().await?;
@@ -141,7 +141,7 @@ impl Store {
     /// written before `older_than` (unix ms), and records what went in `pruned_through`.
     /// Returns the number of events removed.
     pub async fn prune_events(&self, keep_last: i64, older_than: i64) -> Result<u64, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let removed = sqlx::query(
                 "DELETE FROM events WHERE created_at < $2 \

@@ -1,7 +1,7 @@
 //! The user-owned library (seed 000): playlist items and followed users. Every write is
 //! idempotent: repeating it leaves the same state.
 
-use super::{BeginWrite, Store, StoreError, UserRecord, on_pool};
+use super::{BeginWrite, Store, StoreError, UserRecord, on_pool, on_writer};
 
 /// A playlist item as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -45,7 +45,7 @@ impl Store {
         data: &str,
         at: i64,
     ) -> Result<(Upserted, PlaylistItemRecord), StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let inserted = sqlx::query(
                 "INSERT INTO playlist_items (user_id, item_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -79,7 +79,7 @@ impl Store {
 
     /// Removes `item_id` from `user_id`'s playlist. False if it was not there.
     pub async fn delete_playlist_item(&self, user_id: &str, item_id: &str) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let deleted = sqlx::query("DELETE FROM playlist_items WHERE user_id = $1 AND item_id = $2")
                 .bind(user_id)
                 .bind(item_id)
@@ -100,7 +100,7 @@ impl Store {
 
     /// Makes `user_id` follow `followed_id` (an existing user). False if it already did.
     pub async fn follow(&self, user_id: &str, followed_id: &str, at: i64) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let inserted = sqlx::query(
                 "INSERT INTO follows (user_id, followed_id, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, followed_id) DO NOTHING",
@@ -117,7 +117,7 @@ impl Store {
 
     /// Makes `user_id` stop following `followed_id`. False if it did not.
     pub async fn unfollow(&self, user_id: &str, followed_id: &str) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let deleted = sqlx::query("DELETE FROM follows WHERE user_id = $1 AND followed_id = $2")
                 .bind(user_id)
                 .bind(followed_id)

@@ -1,11 +1,11 @@
 //! Room membership: who belongs to which room, and who shares a room with whom.
 
-use super::{Store, StoreError, UserRecord, on_pool};
+use super::{Store, StoreError, UserRecord, on_pool, on_writer};
 
 impl Store {
     /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
     pub async fn add_member(&self, room: &str, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let result = sqlx::query(
                 "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (room, user_id) DO NOTHING",

@@ -39,9 +39,19 @@ use sqlx::{Pool, Postgres, Sqlite};
 #[derive(Debug, Clone)]
 pub enum Engine {
     /// Embedded SQLite file (WAL mode).
-    Sqlite(Pool<Sqlite>),
+    Sqlite(SqlitePools),
     /// PostgreSQL server.
     Postgres(Pool<Postgres>),
+}
+
+/// SQLite's two pools over one database file: readers, which WAL mode lets run beside the
+/// writer, and a single writer connection. Writes queue for that connection in the pool's async,
+/// first-come wait instead of racing for SQLite's write lock, where a loser sleeps in SQLite's
+/// busy handler (1, 2, 5, … 100 ms) — that sleep was the fan-out's publish-latency tail.
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    reader: Pool<Sqlite>,
+    writer: Pool<Sqlite>,
 }
 
 /// Handle to the data store. Cloning is cheap (the pool is reference-counted) and every clone
@@ -53,15 +63,50 @@ pub struct Store {
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever engine the store uses.
 /// The body is compiled once per engine, so the same SQL text serves both.
+/// On SQLite, `$pool` is the reader pool: use [`on_writer!`] for anything that writes.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.engine {
-            $crate::store::Engine::Sqlite($pool) => $body,
+            $crate::store::Engine::Sqlite(pools) => match pools.reader() {
+                $pool => $body,
+            },
             $crate::store::Engine::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// Like [`on_pool!`] for statements and transactions that write: on SQLite `$pool` is the
+/// single writer connection's pool.
+macro_rules! on_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.engine {
+            $crate::store::Engine::Sqlite(pools) => match pools.writer() {
+                $pool => $body,
+            },
+            $crate::store::Engine::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
+
+impl SqlitePools {
+    /// Pools over one database: `reader` for reads, `writer` (one connection) for writes. For
+    /// an in-memory database both are the same single connection.
+    pub(crate) fn new(reader: Pool<Sqlite>, writer: Pool<Sqlite>) -> Self {
+        Self { reader, writer }
+    }
+
+    /// The pool for reads.
+    pub(crate) fn reader(&self) -> &Pool<Sqlite> {
+        &self.reader
+    }
+
+    /// The pool for writes.
+    pub(crate) fn writer(&self) -> &Pool<Sqlite> {
+        &self.writer
+    }
+}
 
 impl Store {
     /// Which engine this store runs on (`"sqlite"` or `"postgres"`), for logs and metrics.
@@ -84,11 +129,12 @@ impl Store {
     /// checkpoints the write-ahead log into the main file, so a copied `.db` file is complete.
     pub async fn close(&self) {
         match &self.engine {
-            Engine::Sqlite(pool) => {
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await {
+            Engine::Sqlite(pools) => {
+                pools.reader.close().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pools.writer).await {
                     tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
                 }
-                pool.close().await;
+                pools.writer.close().await;
             }
             Engine::Postgres(pool) => pool.close().await,
         }

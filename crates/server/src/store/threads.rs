@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use sqlx::{Pool, Postgres, Sqlite};
 
-use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool};
+use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a thread: `thread:{id}`. The SQL below relies on this prefix (7 characters).
 pub fn thread_room(thread_id: &str) -> String {
@@ -180,7 +180,7 @@ impl Store {
     /// one transaction.
     pub async fn create_thread(&self, thread: &ThreadRecord) -> Result<(), StoreError> {
         let room = thread_room(&thread.id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO threads (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(&thread.id)
@@ -274,7 +274,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<ThreadWrite, StoreError> {
         let room = thread_room(thread_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
                 return Ok(Err(ThreadRefusal::NoThread));
@@ -324,7 +324,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<ThreadWrite, StoreError> {
         let room = thread_room(thread_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
                 return Ok(Err(ThreadRefusal::NoThread));
@@ -350,7 +350,7 @@ impl Store {
 
     /// Deletes `user_id`'s invitation to `thread_id`. False if there was none.
     pub async fn decline_invite(&self, thread_id: &str, user_id: &str) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let deleted = sqlx::query("DELETE FROM thread_invites WHERE thread_id = $1 AND user_id = $2")
                 .bind(thread_id)
                 .bind(user_id)
@@ -369,7 +369,7 @@ impl Store {
         created_by: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO thread_invite_links (code, thread_id, created_by, created_at) VALUES ($1, $2, $3, $4)",
             )
@@ -395,7 +395,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<ThreadWrite, StoreError> {
         let room = thread_room(thread_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
                 return Ok(Err(ThreadRefusal::NoThread));
@@ -435,7 +435,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<ThreadWrite, StoreError> {
         let room = thread_room(thread_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
                 return Ok(Err(ThreadRefusal::NoThread));
@@ -463,7 +463,7 @@ impl Store {
         build: impl FnOnce(i64, i64) -> String + Send,
     ) -> Result<ThreadWrite, StoreError> {
         let room = thread_room(message.thread_id);
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_thread_sql(pool)).bind(message.thread_id).fetch_optional(&mut *tx).await?.is_none() {
                 return Ok(Err(ThreadRefusal::NoThread));

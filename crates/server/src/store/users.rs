@@ -1,6 +1,6 @@
 //! User rows.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 /// A user as stored. `is_online` is not here on purpose: it is connection state, not data.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -21,7 +21,7 @@ impl Store {
     /// Inserts a new user. Fails with [`StoreError::Conflict`] if the id or the username
     /// (ignoring case) is taken; nothing is written then.
     pub async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query("INSERT INTO users (id, username, name, created_at, last_online) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&user.id)
                 .bind(&user.username)
@@ -45,14 +45,14 @@ impl Store {
     pub async fn set_username(&self, id: &str, username: &str) -> Result<Option<UserRecord>, StoreError> {
         const SQL: &str = "UPDATE users SET username = $1 WHERE id = $2 \
                            RETURNING id, username, name, created_at, last_online";
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(username).bind(id).fetch_optional(pool).await?)
         })
     }
 
     /// Records that `id`'s last connection closed at `at` (unix ms). The only presence write.
     pub async fn set_last_online(&self, id: &str, at: i64) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query("UPDATE users SET last_online = $1 WHERE id = $2").bind(at).bind(id).execute(pool).await?;
             Ok(())
         })
