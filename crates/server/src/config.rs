@@ -68,6 +68,12 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_HEARTBEAT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub heartbeat_timeout: Duration,
 
+    /// How long a user whose last connection was lost (no close frame, or closed as a slow
+    /// consumer) still counts as online to collaborators: a reconnect within it announces
+    /// nothing. A clean close or a heartbeat timeout is announced at once. 0 disables it.
+    #[arg(long, env = "TANDEM_PRESENCE_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub presence_grace: Duration,
+
     /// Origins allowed to open WebSockets from a browser (comma-separated or repeated).
     /// Empty means any origin.
     #[arg(long, env = "TANDEM_ALLOWED_ORIGINS", value_delimiter = ',')]

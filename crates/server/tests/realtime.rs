@@ -125,6 +125,53 @@ both_engines! {
         assert_eq!(body["users"].as_array().map(Vec::len), Some(0), "no shared thread, no collaborator: {body}");
     }
 
+    async fn a_lost_connection_back_within_the_presence_grace_announces_nothing(engine: Engine) {
+        let grace = Duration::from_millis(500);
+        let Some(server) = TestServer::start_with(engine, |c| c.presence_grace = grace).await else { return };
+        let (alice, alice_token) = server.sign_up("alice").await;
+        let (bob, bob_token) = server.sign_up("bob").await;
+        server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
+        let mut bob_ws = server.connect(&bob_token).await;
+        let alice_ws = server.connect(&alice_token).await;
+        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+
+        // Lost, not closed: the TCP stream ends without a close frame.
+        drop(alice_ws);
+        let path = format!("/api/v1/users/{}", id(&alice));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.call("GET", &path, Some(&bob_token), None).await.1["is_online"] != false {
+            assert!(Instant::now() < deadline, "the server never saw the lost connection");
+            tokio::task::yield_now().await;
+        }
+        let mut alice_ws = server.connect(&alice_token).await;
+        // Let the grace period pass: the overtaken offline announcement must stay unsaid.
+        tokio::time::sleep(grace + Duration::from_millis(300)).await;
+        bob_ws.assert_nothing_pending().await;
+
+        // A clean close is announced at once, grace or not.
+        alice_ws.socket.close(None).await.expect("close");
+        let offline = bob_ws.expect("user_status_changed").await;
+        assert_eq!((offline["user_id"].clone(), offline["is_online"].clone()), (alice["id"].clone(), json!(false)));
+    }
+
+    async fn a_lost_connection_is_announced_offline_after_the_presence_grace(engine: Engine) {
+        let grace = Duration::from_millis(300);
+        let Some(server) = TestServer::start_with(engine, |c| c.presence_grace = grace).await else { return };
+        let (alice, alice_token) = server.sign_up("alice").await;
+        let (bob, bob_token) = server.sign_up("bob").await;
+        server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
+        let mut bob_ws = server.connect(&bob_token).await;
+        let alice_ws = server.connect(&alice_token).await;
+        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+        let lost = Instant::now();
+        drop(alice_ws);
+        let offline = bob_ws.expect("user_status_changed").await;
+        assert_eq!(offline["is_online"], false);
+        assert!(lost.elapsed() >= grace, "announced after {:?}, before the {grace:?} grace", lost.elapsed());
+        let (_, seen) = server.call("GET", &format!("/api/v1/users/{}", id(&alice)), Some(&bob_token), None).await;
+        assert!(seen["last_online"].is_string(), "last_online written when the offline is announced: {seen}");
+    }
+
     async fn two_connections_stay_online_until_the_second_closes(engine: Engine) {
         let Some(server) = TestServer::start(engine).await else { return };
         let (alice, alice_token) = server.sign_up("alice").await;

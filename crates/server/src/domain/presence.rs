@@ -23,12 +23,16 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Prese
         Presence::Unchanged => return,
     };
     let timestamp = clock::now_ms();
-    if !is_online && let Err(e) = store.set_last_online(user_id, timestamp).await {
+    // A user back online (a reconnect raced this announcement) keeps no stale last_online.
+    if !is_online
+        && !hub.is_online(user_id)
+        && let Err(e) = store.set_last_online(user_id, timestamp).await
+    {
         tracing::warn!(error = %e, user_id, "could not record last_online");
     }
     let collaborators = hub.registry().co_members(user_id, threads);
     let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
-    hub.registry().announce(user_id, generation, || {
+    hub.registry().announce(user_id, generation, is_online, || {
         for collaborator in &collaborators {
             hub.publish(&hub::user_room(collaborator), frame.clone());
         }

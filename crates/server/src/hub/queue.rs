@@ -15,8 +15,10 @@ use super::Frame;
 /// Why a connection ends. Decides the close code and the `ws_disconnects_total` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
-    /// The client closed the connection (or the TCP stream ended).
+    /// The client closed the connection with a close frame.
     Clean,
+    /// The stream ended or failed without a close frame (network loss, killed client).
+    Lost,
     /// No sign of life within the heartbeat timeout.
     Stale,
     /// The outbound queue overflowed, or a write did not complete in time.
@@ -34,10 +36,17 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Whether the client may simply be coming back: the stream was lost, or it was closed as
+    /// a slow consumer (which reconnects and resumes). Presence waits for these.
+    pub fn is_lost(self) -> bool {
+        matches!(self, Self::Lost | Self::SlowConsumer)
+    }
+
     /// Metric label.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Clean => "clean",
+            Self::Lost => "lost",
             Self::Stale => "stale",
             Self::SlowConsumer => "slow_consumer",
             Self::RateLimited => "rate_limited",

@@ -37,6 +37,9 @@ struct UserEntry {
     connections: Vec<Arc<Connection>>,
     /// Latest presence transition (process-wide counter value).
     generation: u64,
+    /// What collaborators were last told: online (true) or offline / nothing yet (false). A
+    /// user back before their offline was announced (a presence grace) is still online to them.
+    announced_online: bool,
     /// Bumped by every membership change, so a connection that subscribes to its rooms from a
     /// store read can tell whether a change raced with the read.
     membership_epoch: u64,
@@ -86,13 +89,18 @@ impl Registry {
         self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Adds a connection to its user. Returns `WentOnline` for the user's first connection.
+    /// Adds a connection to its user. Returns `WentOnline` for the user's first connection,
+    /// unless collaborators were never told the user went offline (a reconnect within the
+    /// presence grace): then the pending offline announcement is overtaken and nothing is said.
     pub fn register(&self, connection: &Arc<Connection>) -> Presence {
         let mut users = self.inner.users.write(connection.user_id());
         let entry = users.entry(connection.user_id().into()).or_default();
         entry.connections.push(connection.clone());
         if entry.connections.len() == 1 {
             entry.generation = self.next_generation();
+            if entry.announced_online {
+                return Presence::Unchanged;
+            }
             Presence::WentOnline { generation: entry.generation }
         } else {
             Presence::Unchanged
@@ -122,15 +130,16 @@ impl Registry {
     /// Runs `deliver` only if `generation` is still `user_id`'s latest presence transition, while
     /// holding that user's shard so no newer transition can be announced in between. Afterwards
     /// an offline user's entry is forgotten. Returns whether `deliver` ran.
-    pub fn announce(&self, user_id: &str, generation: u64, deliver: impl FnOnce()) -> bool {
+    pub fn announce(&self, user_id: &str, generation: u64, online: bool, deliver: impl FnOnce()) -> bool {
         let mut users = self.inner.users.write(user_id);
-        let Some(entry) = users.get(user_id) else {
+        let Some(entry) = users.get_mut(user_id) else {
             return false;
         };
         if entry.generation != generation {
             return false;
         }
         deliver();
+        entry.announced_online = online;
         if entry.connections.is_empty() {
             users.remove(user_id);
         }
@@ -330,10 +339,27 @@ mod tests {
         let Presence::WentOffline { generation: offline } = registry.unregister(&a) else { panic!() };
         let b = connection("u");
         let Presence::WentOnline { generation: again } = registry.register(&b) else { panic!() };
-        assert!(!registry.announce("u", online, || {}), "superseded");
-        assert!(!registry.announce("u", offline, || {}), "superseded");
-        assert!(registry.announce("u", again, || {}));
+        assert!(!registry.announce("u", online, true, || {}), "superseded");
+        assert!(!registry.announce("u", offline, false, || {}), "superseded");
+        assert!(registry.announce("u", again, true, || {}));
         assert!(registry.is_online("u"), "entry kept while connected");
+    }
+
+    #[test]
+    fn a_return_before_the_offline_was_announced_is_no_change() {
+        let registry = Registry::default();
+        let a = connection("u");
+        let Presence::WentOnline { generation: online } = registry.register(&a) else { panic!() };
+        assert!(registry.announce("u", online, true, || {}));
+        let Presence::WentOffline { generation: offline } = registry.unregister(&a) else { panic!() };
+        // Back during the grace: collaborators were never told otherwise.
+        let b = connection("u");
+        assert_eq!(registry.register(&b), Presence::Unchanged);
+        assert!(!registry.announce("u", offline, false, || {}), "the pending offline is overtaken");
+        // Once an offline is announced, the next connection is news again.
+        let Presence::WentOffline { generation: gone } = registry.unregister(&b) else { panic!() };
+        assert!(registry.announce("u", gone, false, || {}));
+        assert!(matches!(registry.register(&connection("u")), Presence::WentOnline { .. }));
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ where
     let metrics = crate::telemetry::ws();
     loop {
         let message = match stream.next().await {
-            None => return CloseReason::Clean,
+            None => return CloseReason::Lost,
             Some(Err(error)) => return classify(error),
             Some(Ok(message)) => message,
         };
@@ -60,10 +60,10 @@ fn classify(error: axum::Error) -> CloseReason {
         Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
         // A peer that vanishes without a close handshake is a disconnect, not a violation.
         Some(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
-            CloseReason::Clean
+            CloseReason::Lost
         }
         Some(tungstenite::Error::Protocol(_)) => CloseReason::ProtocolError,
-        _ => CloseReason::Clean,
+        _ => CloseReason::Lost,
     }
 }
 

@@ -131,6 +131,21 @@ async fn live(
     }
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
+    let grace = state.config.presence_grace;
+    if went_offline != Presence::Unchanged && reason.is_lost() && !grace.is_zero() {
+        // A lost connection is often back within seconds (network change, server restart,
+        // reconnect storm): tell collaborators only if it stays away for the grace period.
+        // A reconnect meanwhile overtakes this announcement, and then nothing is said at all.
+        let state = state.clone();
+        state.tasks.clone().spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(grace) => {}
+                () = state.shutdown.cancelled() => {}
+            }
+            presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads).await;
+        });
+        return;
+    }
     Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads)).await;
 }
 

@@ -108,7 +108,7 @@ where
         written = timeout(limit, write) => match written {
             Ok(Ok(())) => Ok(()),
             // The peer is gone (reset, broken pipe): nothing more to say to it.
-            Ok(Err(_)) => Err(CloseReason::Clean),
+            Ok(Err(_)) => Err(CloseReason::Lost),
             Err(_) => {
                 crate::telemetry::ws().queue_overflows.increment(1);
                 Err(CloseReason::SlowConsumer)
@@ -125,7 +125,7 @@ where
 {
     let frame = match reason {
         // The client closed (its close was already answered) or the stream broke.
-        CloseReason::Clean => None,
+        CloseReason::Clean | CloseReason::Lost => None,
         CloseReason::Stale => Some((close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout")),
         CloseReason::SlowConsumer => Some((close_code::SLOW_CONSUMER, "slow consumer: reconnect and resume")),
         CloseReason::RateLimited => Some((close_code::POLICY_VIOLATION, "rate limit exceeded")),

@@ -121,6 +121,8 @@ impl TestServer {
         let mut config = ServeConfig::with_database_url(db_url);
         config.addr = "127.0.0.1:0".parse().expect("addr");
         config.shutdown_timeout = Duration::from_secs(5);
+        // Presence is announced at once unless a test sets a grace itself.
+        config.presence_grace = Duration::ZERO;
         configure(&mut config);
         let server = Server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.local_addr());
