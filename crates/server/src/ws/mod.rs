@@ -25,8 +25,10 @@ use axum::routing::get;
 use crate::http::AppState;
 
 /// tungstenite reads into a buffer of this size (its 128 KiB default costs ~134 KiB of RSS per
-/// idle connection and is zero-filled on every read; see STACK.md).
-pub const READ_BUFFER_SIZE: usize = 4 * 1024;
+/// idle connection and is zero-filled on every read; see STACK.md). Client frames are small
+/// JSON; a larger one makes tungstenite grow the buffer for that frame, so 2 KiB costs only
+/// extra reads for big messages and saves 2 KiB on every idle connection (docs/BENCHMARKS.md).
+pub const READ_BUFFER_SIZE: usize = 2 * 1024;
 /// Frames are collected up to this many bytes before a write syscall (a batch is flushed at
 /// its end regardless).
 pub const WRITE_BUFFER_SIZE: usize = 8 * 1024;
