@@ -340,6 +340,18 @@ both_engines! {
         ws.assert_nothing_pending().await;
     }
 
+    async fn frames_larger_than_the_read_buffer_are_read_whole(engine: Engine) {
+        let Some(server) = TestServer::start(engine).await else { return };
+        let (_, token) = server.sign_up("alice").await;
+        let mut ws = server.connect(&token).await;
+        // Several times the 2 KiB read buffer, then small ones behind it on the same socket.
+        for size in [tandem_server::ws::READ_BUFFER_SIZE * 5, 60 * 1024, 10] {
+            ws.send(json!({"type": "ping", "ref": size, "pad": "x".repeat(size)})).await;
+            ws.expect("pong").await;
+            assert_eq!(ws.expect("ack").await["ref"], size);
+        }
+    }
+
     async fn oversized_frame_closes_with_1009(engine: Engine) {
         let Some(server) = TestServer::start_with(engine, |c| c.max_frame_size = 1024).await else { return };
         let (_, token) = server.sign_up("alice").await;
