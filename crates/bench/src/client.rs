@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -97,4 +97,76 @@ pub async fn sign_up_users(server: SocketAddr, count: usize, prefix: &str) -> an
         .buffered(SIGN_UP_CONCURRENCY)
         .try_collect()
         .await
+}
+
+/// Creates one thread per group, owned by the group's first user, and has the other members
+/// join with an invite link, `in_flight` requests at once. Returns the thread ids in group order.
+pub async fn create_threads(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    users: &[(String, String)],
+    groups: &[Vec<usize>],
+    name: &str,
+    in_flight: usize,
+) -> anyhow::Result<Vec<String>> {
+    let token = |user: usize| users.get(user).map(|(_, token)| token.clone()).context("no such user");
+    let created: Vec<anyhow::Result<(String, String)>> = stream::iter(groups.iter().enumerate())
+        .map(|(n, group)| {
+            let http = http.clone();
+            let owner = group.first().context("empty group").and_then(|&owner| token(owner));
+            let thread_name = format!("{name} {n}");
+            async move {
+                let owner = owner?;
+                let thread: Value = http
+                    .post(format!("http://{addr}/api/v1/threads"))
+                    .bearer_auth(&owner)
+                    .json(&json!({ "name": thread_name }))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                let id = thread["id"].as_str().context("thread id")?.to_owned();
+                let link: Value = http
+                    .post(format!("http://{addr}/api/v1/threads/{id}/invite-link"))
+                    .bearer_auth(&owner)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                let code = link["code"].as_str().context("invite code")?.to_owned();
+                Ok((id, code))
+            }
+        })
+        .buffered(in_flight.max(1))
+        .collect()
+        .await;
+    let created: Vec<(String, String)> = created.into_iter().collect::<anyhow::Result<_>>()?;
+
+    let joins = groups
+        .iter()
+        .zip(&created)
+        .flat_map(|(group, (id, code))| group.iter().skip(1).map(move |&member| (member, id.as_str(), code.as_str())));
+    let mut joining = stream::iter(joins)
+        .map(|(member, id, code)| {
+            let http = http.clone();
+            let member = token(member);
+            async move {
+                // The answer (the whole thread, every member) is not needed: not parsed.
+                http.post(format!("http://{addr}/api/v1/threads/{id}/join"))
+                    .bearer_auth(member?)
+                    .json(&json!({ "code": code }))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(in_flight.max(1));
+    while let Some(joined) = joining.next().await {
+        joined?;
+    }
+    drop(joining);
+    Ok(created.into_iter().map(|(id, _)| id).collect())
 }

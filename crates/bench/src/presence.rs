@@ -29,7 +29,7 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::server::ServerProcess;
-use crate::{client, report, storm};
+use crate::{client, report};
 
 /// How long a co-member's notification may take before it counts as missed.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -309,14 +309,14 @@ pub async fn run(args: PresenceArgs) -> anyhow::Result<()> {
     let server = ServerProcess::spawn(&args.tandem_bin, &extra).await?;
     let http = reqwest::Client::new();
     let setup = Instant::now();
-    let users = storm::sign_up_concurrently(&http, server.addr, args.users, "pres", SETUP_REQUESTS).await?;
+    let users = client::sign_up_users(server.addr, args.users, "pres").await?;
     let mut members = vec![Vec::new(); threads];
     let mut group_of = Vec::with_capacity(args.users);
     for user in 0..args.users {
         members[user % threads].push(user);
         group_of.push(user % threads);
     }
-    storm::create_threads(&http, server.addr, &users, &members, "presence", SETUP_REQUESTS).await?;
+    client::create_threads(&http, server.addr, &users, &members, "presence", SETUP_REQUESTS).await?;
 
     let shared = Arc::new(Shared {
         index: users.iter().enumerate().map(|(i, (id, _))| (id.clone(), i)).collect(),

@@ -238,7 +238,7 @@ pub async fn run(args: StormArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
 
     let setup = Instant::now();
-    let users = sign_up_concurrently(&http, addr, args.clients, "storm", SETUP_REQUESTS).await?;
+    let users = client::sign_up_users(addr, args.clients, "storm").await?;
     let sign_up_time = setup.elapsed();
     eprintln!("storm: {} users signed up in {:.1} s", args.clients, sign_up_time.as_secs_f64());
     let mut groups = vec![Vec::new(); args.rooms];
@@ -246,7 +246,7 @@ pub async fn run(args: StormArgs) -> anyhow::Result<()> {
         groups[client % args.rooms].push(client);
     }
     let threads_started = Instant::now();
-    let thread_ids = create_threads(&http, addr, &users, &groups, "storm", SETUP_REQUESTS).await?;
+    let thread_ids = client::create_threads(&http, addr, &users, &groups, "storm", SETUP_REQUESTS).await?;
     let threads_time = threads_started.elapsed();
     eprintln!("storm: {} threads created and joined in {:.1} s", args.rooms, threads_time.as_secs_f64());
     let clients = users
@@ -721,109 +721,4 @@ async fn publish(
         highest[room] = highest[room].max(seq);
     }
     Ok(highest)
-}
-
-/// Signs up `count` users named `{prefix}{i}` over REST, `in_flight` requests at once; returns
-/// their `(id, token)`s in order.
-pub(crate) async fn sign_up_concurrently(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    count: usize,
-    prefix: &str,
-    in_flight: usize,
-) -> anyhow::Result<Vec<(String, String)>> {
-    let results: Vec<anyhow::Result<(String, String)>> = stream::iter(0..count)
-        .map(|i| {
-            let http = http.clone();
-            let username = format!("{prefix}{i}");
-            async move {
-                let body: Value = http
-                    .post(format!("http://{addr}/api/v1/users"))
-                    .json(&json!({ "username": username }))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let id = body["user"]["id"].as_str().context("user id")?.to_owned();
-                let token = body["token"].as_str().context("token")?.to_owned();
-                Ok((id, token))
-            }
-        })
-        .buffered(in_flight.max(1))
-        .collect()
-        .await;
-    results.into_iter().collect()
-}
-
-/// Creates one thread per group, owned by the group's first user, and has the other members
-/// join with an invite link, `in_flight` requests at once. Returns the thread ids in group order.
-pub(crate) async fn create_threads(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    users: &[(String, String)],
-    groups: &[Vec<usize>],
-    name: &str,
-    in_flight: usize,
-) -> anyhow::Result<Vec<String>> {
-    let token = |user: usize| users.get(user).map(|(_, token)| token.clone()).context("no such user");
-    let created: Vec<anyhow::Result<(String, String)>> = stream::iter(groups.iter().enumerate())
-        .map(|(n, group)| {
-            let http = http.clone();
-            let owner = group.first().context("empty group").and_then(|&owner| token(owner));
-            let thread_name = format!("{name} {n}");
-            async move {
-                let owner = owner?;
-                let thread: Value = http
-                    .post(format!("http://{addr}/api/v1/threads"))
-                    .bearer_auth(&owner)
-                    .json(&json!({ "name": thread_name }))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let id = thread["id"].as_str().context("thread id")?.to_owned();
-                let link: Value = http
-                    .post(format!("http://{addr}/api/v1/threads/{id}/invite-link"))
-                    .bearer_auth(&owner)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let code = link["code"].as_str().context("invite code")?.to_owned();
-                Ok((id, code))
-            }
-        })
-        .buffered(in_flight.max(1))
-        .collect()
-        .await;
-    let created: Vec<(String, String)> = created.into_iter().collect::<anyhow::Result<_>>()?;
-
-    let joins = groups
-        .iter()
-        .zip(&created)
-        .flat_map(|(group, (id, code))| group.iter().skip(1).map(move |&member| (member, id.as_str(), code.as_str())));
-    let mut joining = stream::iter(joins)
-        .map(|(member, id, code)| {
-            let http = http.clone();
-            let member = token(member);
-            async move {
-                // The answer (the whole thread, every member) is not needed: not parsed.
-                http.post(format!("http://{addr}/api/v1/threads/{id}/join"))
-                    .bearer_auth(member?)
-                    .json(&json!({ "code": code }))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(in_flight.max(1));
-    while let Some(joined) = joining.next().await {
-        joined?;
-    }
-    drop(joining);
-    Ok(created.into_iter().map(|(id, _)| id).collect())
 }

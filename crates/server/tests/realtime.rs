@@ -127,13 +127,11 @@ both_engines! {
 
     async fn a_lost_connection_back_within_the_presence_grace_announces_nothing(engine: Engine) {
         let grace = Duration::from_millis(500);
-        let Some(server) = TestServer::start_with(engine, |c| c.presence_grace = grace).await else { return };
-        let (alice, alice_token) = server.sign_up("alice").await;
-        let (bob, bob_token) = server.sign_up("bob").await;
-        server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
-        let mut bob_ws = server.connect(&bob_token).await;
-        let alice_ws = server.connect(&alice_token).await;
-        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+        let Some(GraceSetup { server, alice, alice_token, bob_token, mut bob_ws, alice_ws }) =
+            alice_online_to_bob(engine, grace).await
+        else {
+            return;
+        };
 
         // Lost, not closed: the TCP stream ends without a close frame.
         drop(alice_ws);
@@ -156,13 +154,11 @@ both_engines! {
 
     async fn a_lost_connection_is_announced_offline_after_the_presence_grace(engine: Engine) {
         let grace = Duration::from_millis(300);
-        let Some(server) = TestServer::start_with(engine, |c| c.presence_grace = grace).await else { return };
-        let (alice, alice_token) = server.sign_up("alice").await;
-        let (bob, bob_token) = server.sign_up("bob").await;
-        server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
-        let mut bob_ws = server.connect(&bob_token).await;
-        let alice_ws = server.connect(&alice_token).await;
-        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+        let Some(GraceSetup { server, alice, bob_token, mut bob_ws, alice_ws, .. }) =
+            alice_online_to_bob(engine, grace).await
+        else {
+            return;
+        };
         let lost = Instant::now();
         drop(alice_ws);
         let offline = bob_ws.expect("user_status_changed").await;
@@ -514,4 +510,26 @@ fn assert_http_status(error: &tokio_tungstenite::tungstenite::Error, status: u16
         }
         other => panic!("expected HTTP {status}, got {other:?}"),
     }
+}
+
+/// Alice and Bob share a thread on a server with presence grace `grace`; both are connected and
+/// Bob has seen Alice come online.
+struct GraceSetup {
+    server: TestServer,
+    alice: Value,
+    alice_token: String,
+    bob_token: String,
+    bob_ws: WsClient,
+    alice_ws: WsClient,
+}
+
+async fn alice_online_to_bob(engine: common::Engine, grace: Duration) -> Option<GraceSetup> {
+    let server = TestServer::start_with(engine, |c| c.presence_grace = grace).await?;
+    let (alice, alice_token) = server.sign_up("alice").await;
+    let (bob, bob_token) = server.sign_up("bob").await;
+    server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
+    let mut bob_ws = server.connect(&bob_token).await;
+    let alice_ws = server.connect(&alice_token).await;
+    assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+    Some(GraceSetup { server, alice, alice_token, bob_token, bob_ws, alice_ws })
 }

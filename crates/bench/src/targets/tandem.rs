@@ -6,8 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use futures_util::{StreamExt, TryStreamExt, stream};
-use serde_json::Value;
 
 use super::{Member, Protocol};
 use crate::client;
@@ -36,12 +34,10 @@ impl Tandem {
             ["--api-key", API_KEY, "--heartbeat-interval", "10m", "--ws-queue-capacity", "8192"].map(String::from);
         let server = ServerProcess::spawn(&binary.to_path_buf(), &extra).await?;
         let users = client::sign_up_users(server.addr, rooms * members, "fan").await?;
-        let tokens: Vec<String> = users.into_iter().map(|(_, token)| token).collect();
+        let groups: Vec<Vec<usize>> = (0..rooms).map(|room| (room * members..(room + 1) * members).collect()).collect();
         let http = reqwest::Client::new();
-        let mut threads = Vec::with_capacity(rooms);
-        for (room, members) in tokens.chunks(members.max(1)).enumerate() {
-            threads.push(create_thread(&http, server.addr, room, members).await?);
-        }
+        let threads = client::create_threads(&http, server.addr, &users, &groups, "fanout", SETUP_CONCURRENCY).await?;
+        let tokens = users.into_iter().map(|(_, token)| token).collect();
         Ok(Self { server, tokens, threads: Arc::new(threads) })
     }
 
@@ -55,47 +51,6 @@ impl Tandem {
     pub fn publisher(&self) -> Publisher {
         Publisher { http: reqwest::Client::new(), addr: self.server.addr, threads: self.threads.clone() }
     }
-}
-
-/// Creates a thread owned by the first of `members`; the others join by invite link.
-async fn create_thread(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    room: usize,
-    members: &[String],
-) -> anyhow::Result<String> {
-    let (owner, others) = members.split_first().context("a room needs a member")?;
-    let thread: Value = http
-        .post(format!("http://{addr}/api/v1/threads"))
-        .bearer_auth(owner)
-        .json(&serde_json::json!({"name": format!("fanout {room}")}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let id = thread["id"].as_str().context("thread id")?.to_owned();
-    let link: Value = http
-        .post(format!("http://{addr}/api/v1/threads/{id}/invite-link"))
-        .bearer_auth(owner)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let code = link["code"].as_str().context("invite code")?.to_owned();
-    stream::iter(others)
-        .map(|token| {
-            let request = http
-                .post(format!("http://{addr}/api/v1/threads/{id}/join"))
-                .bearer_auth(token)
-                .json(&serde_json::json!({"code": code}));
-            async move { request.send().await?.error_for_status().map(drop) }
-        })
-        .buffer_unordered(SETUP_CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
-    Ok(id)
 }
 
 /// Publishes through Tandem's publish API.
