@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestServer, User, WsClient, assert_error, user};
+use common::{TestServer, User, WsClient, assert_error, quiet, recv, recv_any, user};
 use serde_json::{Value, json};
 
 async fn create_canvas(server: &TestServer, owner: &User, width: i64, height: i64) -> String {
@@ -49,23 +49,6 @@ async fn connect(server: &TestServer, who: &User) -> (WsClient, String) {
     let mut ws = WsClient::open(&server.ws_url(&format!("?token={}", who.token))).await.expect("upgrade");
     let connected = ws.expect("connected").await;
     (ws, connected["connection_id"].as_str().expect("connection_id").to_owned())
-}
-
-/// The next frame that is not `user_status_changed`, asserted to be `kind`.
-async fn recv(ws: &mut WsClient, kind: &str) -> Value {
-    loop {
-        let frame = ws.next().await;
-        if frame["type"] != "user_status_changed" {
-            assert_eq!(frame["type"], kind, "expected `{kind}`, got {frame}");
-            return frame;
-        }
-    }
-}
-
-/// Nothing but presence announcements is pending.
-async fn quiet(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    recv(ws, "pong").await;
 }
 
 /// Subscribes to the canvas: answered with `canvas_viewers`, then the `ack`.
@@ -518,15 +501,5 @@ both_engines! {
         let (status, history) = server.call("GET", &format!("/api/v1/canvases/{canvas}/chat"), Some(&carol.token), None).await;
         assert_eq!(status, 200);
         assert_eq!(history["messages"].as_array().map(Vec::len), Some(4));
-    }
-}
-
-/// The next frame that is not `user_status_changed`.
-async fn recv_any(ws: &mut WsClient) -> Value {
-    loop {
-        let frame = ws.next().await;
-        if frame["type"] != "user_status_changed" {
-            return frame;
-        }
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, User, WsClient, assert_error, user};
+use common::{TestServer, User, WsClient, assert_error, is_presence, quiet, recv, recv_any, user};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -34,33 +34,6 @@ async fn get(server: &TestServer, who: &User, draft: &str) -> (u16, Value) {
     server.call("GET", &format!("/api/v1/drafts/{draft}"), Some(&who.token), None).await
 }
 
-fn is_presence(frame: &Value) -> bool {
-    frame["type"] == "user_status_changed"
-}
-
-/// The next frame that is not a presence announcement, asserted to be of type `kind`.
-async fn recv(ws: &mut WsClient, kind: &str) -> Value {
-    loop {
-        let frame = ws.next().await;
-        if !is_presence(&frame) {
-            assert_eq!(frame["type"], kind, "expected a `{kind}` frame, got {frame}");
-            return frame;
-        }
-    }
-}
-
-/// Asserts nothing but presence announcements is waiting (round-trips a `ping`).
-async fn quiet(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    loop {
-        let frame = ws.next().await;
-        if !is_presence(&frame) {
-            assert_eq!(frame["type"], "pong", "unexpected frame before pong: {frame}");
-            return;
-        }
-    }
-}
-
 /// Sends `subscribe` for `draft:{draft}` with `ref: "sub"` (and `after`, to replay from there).
 async fn subscribe(ws: &mut WsClient, draft: &str, after: Option<i64>) {
     let mut frame = json!({"type": "subscribe", "room": format!("draft:{draft}"), "ref": "sub"});
@@ -74,10 +47,7 @@ async fn subscribe(ws: &mut WsClient, draft: &str, after: Option<i64>) {
 async fn subscribe_ok(ws: &mut WsClient) -> Vec<Value> {
     let mut before = Vec::new();
     loop {
-        let frame = ws.next().await;
-        if is_presence(&frame) {
-            continue;
-        }
+        let frame = recv_any(ws).await;
         if frame["type"] == "ack" {
             assert_eq!(frame["ref"], "sub", "{frame}");
             return before;

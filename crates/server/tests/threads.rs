@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, User, WsClient, assert_error, user};
+use common::{TestServer, User, WsClient, assert_error, is_presence, quiet, recv, recv_any, user};
 use serde_json::{Value, json};
 
 async fn create_thread(server: &TestServer, owner: &User, name: &str) -> String {
@@ -85,34 +85,6 @@ fn is_online_in(thread: &Value, user_id: &str) -> bool {
         .find(|u| u["id"] == user_id)
         .and_then(|u| u["is_online"].as_bool())
         .unwrap_or_else(|| panic!("{user_id} is not in {thread}"))
-}
-
-fn is_presence(frame: &Value) -> bool {
-    frame["type"] == "user_status_changed"
-}
-
-/// The next frame that is not a presence announcement (collaborators come and go in these
-/// tests), asserted to be of type `kind`.
-async fn recv(ws: &mut WsClient, kind: &str) -> Value {
-    loop {
-        let frame = ws.next().await;
-        if !is_presence(&frame) {
-            assert_eq!(frame["type"], kind, "expected a `{kind}` frame, got {frame}");
-            return frame;
-        }
-    }
-}
-
-/// Like `assert_nothing_pending`, but tolerates presence announcements before the `pong`.
-async fn quiet(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    loop {
-        let frame = ws.next().await;
-        if !is_presence(&frame) {
-            assert_eq!(frame["type"], "pong", "unexpected frame before pong: {frame}");
-            return;
-        }
-    }
 }
 
 /// Waits for `user_status_changed` about `user_id` (skipping announcements about others) and
@@ -422,10 +394,8 @@ both_engines! {
         a_ws.expect("connected").await;
         let mut seen: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         while seen.values().map(Vec::len).sum::<usize>() < 5 {
-            let frame = a_ws.next().await;
-            if !is_presence(&frame) {
-                seen.entry(frame["room"].as_str().expect("durable").to_owned()).or_default().push(frame);
-            }
+            let frame = recv_any(&mut a_ws).await;
+            seen.entry(frame["room"].as_str().expect("durable").to_owned()).or_default().push(frame);
         }
         let thread_events: Vec<(i64, i64)> = seen[&room].iter().map(|f| (f["seq"].as_i64().expect("seq"), f["snapshot"]["n"].as_i64().expect("n"))).collect();
         assert_eq!(thread_events, [(cursor + 1, 1), (cursor + 2, 2), (cursor + 3, 3)], "every missed message once, in order");

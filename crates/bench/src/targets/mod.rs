@@ -17,6 +17,7 @@ pub mod tandem;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
@@ -192,19 +193,42 @@ impl Member {
                 if let Some(tick) = tick::scan(text.as_bytes()) {
                     return Ok(Received::Tick(tick));
                 }
-                match protocol {
-                    Protocol::SocketIo if text.as_str() == "2" => socket.send(Message::text("3")).await?,
-                    Protocol::Pusher if text.contains("pusher:ping") => {
-                        socket.send(Message::text(r#"{"event":"pusher:pong","data":{}}"#)).await?;
-                    }
-                    _ => {}
-                }
+                answer_ping(socket, *protocol, &text).await?;
                 Ok(Received::Other)
             }
             Self::Raw(frames) => match frames.next().await {
                 None => Ok(Received::Closed),
                 Some(frame) => Ok(tick::scan(&frame?).map_or(Received::Other, Received::Tick)),
             },
+        }
+    }
+}
+
+/// Answers `text` if it is `protocol`'s ping (Engine.IO `2`, Pusher `pusher:ping`); returns
+/// whether it was one.
+async fn answer_ping(socket: &mut client::Socket, protocol: Protocol, text: &str) -> anyhow::Result<bool> {
+    let pong = match protocol {
+        Protocol::SocketIo if text == "2" => "3",
+        Protocol::Pusher if text.contains("pusher:ping") => r#"{"event":"pusher:pong","data":{}}"#,
+        _ => return Ok(false),
+    };
+    socket.send(Message::text(pong)).await?;
+    Ok(true)
+}
+
+/// During a peer's handshake: reads text frames, answering pings, until `awaited` accepts one
+/// (`Ok(true)`); `awaited` may refuse a frame with an error. Fails if the socket closes first.
+pub async fn read_until(
+    socket: &mut client::Socket,
+    protocol: Protocol,
+    mut awaited: impl FnMut(&str) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        match socket.next().await.context("closed")?? {
+            Message::Text(text) if answer_ping(socket, protocol, &text).await? => {}
+            Message::Text(text) if awaited(&text)? => return Ok(()),
+            Message::Close(frame) => anyhow::bail!("closed: {frame:?}"),
+            _ => {}
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Member, Programs, Protocol};
@@ -49,16 +49,9 @@ impl SocketIo {
     }
 }
 
-/// Reads frames until one starts with `prefix` (answering pings); fails on close.
+/// Reads frames until one starts with `prefix`.
 async fn expect_prefix(socket: &mut client::Socket, prefix: &str) -> anyhow::Result<()> {
-    loop {
-        match socket.next().await.context("closed")?? {
-            Message::Text(text) if text.starts_with(prefix) => return Ok(()),
-            Message::Text(text) if text.as_str() == "2" => socket.send(Message::text("3")).await?,
-            Message::Close(frame) => bail!("closed: {frame:?}"),
-            _ => {}
-        }
-    }
+    super::read_until(socket, Protocol::SocketIo, |text| Ok(text.starts_with(prefix))).await
 }
 
 /// Publishes through the peer's `/publish/{room}`.

@@ -10,8 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use sha2::Sha256;
@@ -80,16 +79,13 @@ impl Sockudo {
     }
 }
 
-/// Reads frames until the Pusher event `name` arrives; fails on `pusher:error` or close.
+/// Reads frames until the Pusher event `name` arrives; fails on `pusher:error`.
 async fn expect_event(socket: &mut client::Socket, name: &str) -> anyhow::Result<()> {
-    loop {
-        match socket.next().await.context("closed")?? {
-            Message::Text(text) if text.contains(name) => return Ok(()),
-            Message::Text(text) if text.contains("pusher:error") => bail!("{text}"),
-            Message::Close(frame) => bail!("closed: {frame:?}"),
-            _ => {}
-        }
-    }
+    super::read_until(socket, Protocol::Pusher, |text| {
+        anyhow::ensure!(!text.contains("pusher:error"), "{text}");
+        Ok(text.contains(name))
+    })
+    .await
 }
 
 /// Publishes through Pusher's signed events API.

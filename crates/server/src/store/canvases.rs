@@ -7,6 +7,7 @@
 
 use sqlx::{Pool, Postgres, Sqlite};
 
+use super::members::{ADD_MEMBER, IS_MEMBER};
 use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a canvas: `canvas:{id}`.
@@ -125,9 +126,6 @@ fn lock_canvas_sql<P: CanvasLock>(_pool: &P) -> &'static str {
 }
 
 const CANVAS: &str = "SELECT id, name, width, height, created_by, created_at FROM canvases WHERE id = $1";
-const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
-const ADD_MEMBER: &str = "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
-                          ON CONFLICT (room, user_id) DO NOTHING";
 const TILE_COLUMNS: &str = "id, canvas_id, x, y, data, created_by, created_at, updated_at, like_count";
 
 /// Refuses (returns early with `Ok(Err(..))`) unless the canvas exists (locking it) and

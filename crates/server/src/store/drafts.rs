@@ -9,6 +9,7 @@
 
 use sqlx::{Pool, Postgres, Sqlite};
 
+use super::members::{ADD_MEMBER, IS_MEMBER};
 use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a draft: `draft:{id}`.
@@ -129,9 +130,6 @@ fn lock_draft_sql<P: DraftLock>(_pool: &P) -> &'static str {
 }
 
 const DRAFT: &str = "SELECT id, title, owner_id, ring_holder_id, created_at FROM drafts WHERE id = $1";
-const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
-const ADD_MEMBER: &str = "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
-                          ON CONFLICT (room, user_id) DO NOTHING";
 const COLLABORATORS: &str = "SELECT u.id AS user_id, u.username, u.name, m.joined_at \
                              FROM room_members m JOIN users u ON u.id = m.user_id \
                              WHERE m.room = $1 ORDER BY m.joined_at, u.id";

@@ -1,29 +1,27 @@
 //! Room membership: who belongs to which room, and who shares a room with whom.
 
-use super::{Store, StoreError, UserRecord, on_pool, on_writer};
+use super::{Store, StoreError, UserRecord, on_pool, on_writer, thread_room};
+
+/// Adds `$2` to room `$1` (joined at `$3`); a member already there is left as is. Shared by every
+/// domain that writes memberships inside its own transactions.
+pub(super) const ADD_MEMBER: &str = "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
+                                     ON CONFLICT (room, user_id) DO NOTHING";
+/// Whether `$2` is a member of room `$1`.
+pub(super) const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
 
 impl Store {
     /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
     pub async fn add_member(&self, room: &str, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
         on_writer!(self, |pool| {
-            let result = sqlx::query(
-                "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (room, user_id) DO NOTHING",
-            )
-            .bind(room)
-            .bind(user_id)
-            .bind(joined_at)
-            .execute(pool)
-            .await?;
+            let result = sqlx::query(ADD_MEMBER).bind(room).bind(user_id).bind(joined_at).execute(pool).await?;
             Ok(result.rows_affected() == 1)
         })
     }
 
     /// Whether `user_id` is a member of `room`.
     pub async fn is_member(&self, room: &str, user_id: &str) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
         on_pool!(self, |pool| {
-            Ok(sqlx::query_scalar::<_, bool>(SQL).bind(room).bind(user_id).fetch_one(pool).await?)
+            Ok(sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(room).bind(user_id).fetch_one(pool).await?)
         })
     }
 
@@ -47,8 +45,10 @@ impl Store {
                            WHERE u.id <> $1 AND u.id IN ( \
                                SELECT other.user_id FROM room_members mine \
                                JOIN room_members other ON other.room = mine.room \
-                               WHERE mine.user_id = $1 AND substr(mine.room, 1, 7) = 'thread:') \
+                               WHERE mine.user_id = $1 AND substr(mine.room, 1, length($2)) = $2) \
                            ORDER BY u.id";
-        on_pool!(self, |pool| { Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).fetch_all(pool).await?) })
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).bind(thread_room("")).fetch_all(pool).await?)
+        })
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use sqlx::{Pool, Postgres, Sqlite};
 
+use super::members::{ADD_MEMBER, IS_MEMBER};
 use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a thread: `thread:{id}`. The SQL below relies on this prefix (7 characters).
@@ -146,9 +147,6 @@ fn lock_thread_sql<P: ThreadLock>(_pool: &P) -> &'static str {
 }
 
 const THREAD: &str = "SELECT id, name, created_by, created_at FROM threads WHERE id = $1";
-const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WHERE room = $1 AND user_id = $2)";
-const ADD_MEMBER: &str = "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
-                          ON CONFLICT (room, user_id) DO NOTHING";
 
 const MEMBERS_OF_ROOM: &str = "SELECT substr(m.room, 8) AS thread_id, u.id AS user_id, u.username, u.name, m.joined_at \
                                FROM room_members m JOIN users u ON u.id = m.user_id \

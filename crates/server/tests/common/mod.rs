@@ -385,3 +385,34 @@ macro_rules! both_engines {
         }
     };
 }
+
+/// Whether `frame` is a presence announcement (`user_status_changed`).
+pub fn is_presence(frame: &Value) -> bool {
+    frame["type"] == "user_status_changed"
+}
+
+/// The next frame that is not a presence announcement: collaborators come and go in the
+/// domain tests.
+pub async fn recv_any(ws: &mut WsClient) -> Value {
+    loop {
+        let frame = ws.next().await;
+        if !is_presence(&frame) {
+            return frame;
+        }
+    }
+}
+
+/// [`recv_any`], asserted to be of type `kind`.
+pub async fn recv(ws: &mut WsClient, kind: &str) -> Value {
+    let frame = recv_any(ws).await;
+    assert_eq!(frame["type"], kind, "expected a `{kind}` frame, got {frame}");
+    frame
+}
+
+/// Like [`WsClient::assert_nothing_pending`], but tolerates presence announcements before the
+/// `pong`.
+pub async fn quiet(ws: &mut WsClient) {
+    ws.send(json!({"type": "ping"})).await;
+    let frame = recv_any(ws).await;
+    assert_eq!(frame["type"], "pong", "unexpected frame before pong: {frame}");
+}
