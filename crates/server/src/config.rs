@@ -119,6 +119,14 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_RETENTION_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub retention_interval: Duration,
 
+    /// How long a client may take to send a complete HTTP request header, counted from the
+    /// connection's accept (or the end of its previous request). A slower one is disconnected,
+    /// so clients that trickle headers (slowloris) cannot hold sockets; this is also how long an
+    /// idle keep-alive connection stays open. WebSockets are not affected once upgraded.
+    /// 0 disables it.
+    #[arg(long, env = "TANDEM_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
     /// Largest accepted REST request body.
     #[arg(long, env = "TANDEM_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body_size: usize,
@@ -194,6 +202,7 @@ mod tests {
         assert_eq!(config.heartbeat_timeout, Duration::from_secs(10));
         assert_eq!(config.max_body_size, 1 << 20);
         assert_eq!(config.max_frame_size, 64 << 10);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
         assert!(!config.dev_insecure_auth);
         assert!(config.redis_url.is_none());
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod hub;
+pub mod serve;
 pub mod server;
 pub mod store;
 pub mod telemetry;

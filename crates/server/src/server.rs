@@ -107,9 +107,10 @@ impl Server {
         tasks.spawn(retention(store.clone(), Retention::from(state.config.as_ref()), shutdown.clone()));
         tracing::info!(addr = %listener.local_addr()?, engine = store.engine_name(), "tandem listening");
 
+        let header_read_timeout = state.config.header_read_timeout;
         let app = http::router(state);
         let stop = shutdown.clone();
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let serve = crate::serve::serve(listener, app, header_read_timeout, async move {
             signal.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
             stop.cancel();
@@ -119,7 +120,7 @@ impl Server {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = serve => result?,
+            () = serve => {}
             () = deadline => tracing::warn!(?grace, "graceful shutdown timed out; abandoning open requests"),
         }
         tasks.close();

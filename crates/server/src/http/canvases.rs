@@ -209,6 +209,7 @@ async fn like_tile(
 
 /// Query of the chat history endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChatQuery {
     /// Messages, 1..=200 (default 50).
     limit: Option<i64>,

@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Query of the events endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
     /// Return events with a greater seq (default 0: from the oldest kept).
     #[serde(default)]

@@ -259,6 +259,7 @@ async fn post_message(
 
 /// Query of the messages endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MessagesQuery {
     /// Only messages older than this message (its id), for the next page.
     before: Option<String>,

@@ -99,6 +99,7 @@ async fn update_username(
 
 /// Query of `GET /users`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CollaboratorQuery {
     /// Only collaborators with a live connection.
     #[serde(default)]
