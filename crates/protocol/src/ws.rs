@@ -539,6 +539,8 @@ pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// Protocol violation at the WebSocket level (e.g. an unmasked client frame).
     pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame was not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: the client kept flooding past its rate limit.
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame was larger than the configured limit.

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tandem_protocol::{ErrorBody, ErrorCode, ErrorDetail};
@@ -29,7 +28,7 @@ pub enum AppError {
     Query(#[from] QueryRejection),
     /// A plain HTTP request reached `/ws`.
     #[error("this endpoint only accepts WebSocket upgrades: {0}")]
-    Upgrade(#[from] WebSocketUpgradeRejection),
+    Upgrade(#[from] crate::ws::handshake::HandshakeError),
     /// No route matches the path.
     #[error("no route for this path; the API lives under /api/v1")]
     RouteNotFound,

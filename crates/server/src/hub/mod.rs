@@ -25,7 +25,7 @@ pub use registry::{Presence, Registry};
 
 /// An encoded server frame: JSON text shared by every recipient (cloning is a reference-count
 /// increment, never a copy).
-pub type Frame = axum::extract::ws::Utf8Bytes;
+pub type Frame = tungstenite::Utf8Bytes;
 
 /// Encodes `event` as a JSON text frame. See [`to_json`].
 pub fn encode<T: serde::Serialize>(event: &T) -> Frame {

@@ -29,6 +29,8 @@ pub enum CloseReason {
     TooBig,
     /// The client broke the WebSocket protocol (e.g. unmasked frames).
     ProtocolError,
+    /// The client sent a text frame that is not UTF-8 (close 1007); counted as a protocol error.
+    InvalidUtf8,
     /// The server is shutting down.
     Shutdown,
     /// The connection's rooms could not be loaded (the store failed or timed out).
@@ -51,7 +53,7 @@ impl CloseReason {
             Self::SlowConsumer => "slow_consumer",
             Self::RateLimited => "rate_limited",
             Self::TooBig => "too_big",
-            Self::ProtocolError => "protocol_error",
+            Self::ProtocolError | Self::InvalidUtf8 => "protocol_error",
             Self::Shutdown => "shutdown",
             Self::Unavailable => "unavailable",
         }

@@ -1,7 +1,8 @@
 //! The WebSocket transport: `/ws`, one task per connection running a reader and a writer.
 //!
 //! * [`upgrade`] checks the Origin, authenticates (header, `?token=`, or first frame) and
-//!   applies the one set of tuned socket limits ([`tune`]).
+//!   accepts the [`handshake`] with the one set of tuned socket limits ([`socket_config`]).
+//! * `closing` ends a connection after its close frames without a TCP reset.
 //! * [`session`] is a connection's life: register with the hub, subscribe to its rooms, run
 //!   reader and writer until either ends, unregister, announce presence.
 //! * `recovery` replays durable history after a cursor, race-free with live delivery.
@@ -9,7 +10,9 @@
 //!   module per concern). [`writer`] owns the send half: it drains the bounded queue, flushes
 //!   once per batch and runs the heartbeat ([`liveness`]).
 
+mod closing;
 mod handlers;
+pub mod handshake;
 pub mod liveness;
 pub mod rate_limit;
 mod reader;
@@ -19,8 +22,8 @@ mod upgrade;
 mod writer;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::routing::get;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::http::AppState;
 
@@ -40,13 +43,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade::upgrade))
 }
 
-/// Applies Tandem's socket limits to an upgrade: small read buffer, bounded write buffer,
-/// message and frame size capped at `max_message_size`.
-pub fn tune(upgrade: WebSocketUpgrade, max_message_size: usize) -> WebSocketUpgrade {
-    upgrade
+/// Tandem's socket limits, the one set every connection gets: small read buffer, bounded write
+/// buffer, message and frame size capped at `max_message_size`.
+pub fn socket_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(WRITE_BUFFER_SIZE)
         .max_write_buffer_size(MAX_WRITE_BUFFER_SIZE.max(max_message_size * 2))
-        .max_message_size(max_message_size)
-        .max_frame_size(max_message_size)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
 }

@@ -1,10 +1,10 @@
 //! The reader: decodes client frames, applies the rate limit, dispatches, answers `ref`s.
 
-use axum::extract::ws::Message;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use tandem_protocol::ErrorCode;
 use tandem_protocol::ws::{ClientFrame, ClientMessage, ServerFrame};
+use tungstenite::Message;
 
 use super::handlers::{self, Reply};
 use super::rate_limit::{RateGuard, Verdict};
@@ -16,9 +16,9 @@ const BINARY_REFUSED: &str = "frames are JSON text; binary frames are not suppor
 
 /// Reads until the client closes, the stream fails, or the client breaks a hard rule
 /// (oversized frame, persistent flooding). Returns why it stopped.
-pub async fn run<S>(mut stream: S, session: &Session) -> CloseReason
+pub async fn run<S>(stream: &mut S, session: &Session) -> CloseReason
 where
-    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
 {
     let config = &session.state.config;
     let mut rate = RateGuard::new(config.ws_rate_limit, config.ws_rate_burst);
@@ -35,8 +35,9 @@ where
             Message::Text(text) => Some(text),
             Message::Binary(_) => None,
             Message::Close(_) => return CloseReason::Clean,
-            // Pings are answered by tungstenite; pongs only count as a sign of life.
-            Message::Ping(_) | Message::Pong(_) => continue,
+            // Pings are answered by tungstenite; pongs only count as a sign of life. Raw frames
+            // are never produced by reading.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
         match rate.check() {
             Verdict::Allow => match text {
@@ -54,15 +55,16 @@ where
     }
 }
 
-/// Tells an oversized message from a broken stream.
-fn classify(error: axum::Error) -> CloseReason {
-    match error.into_inner().downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
+/// Tells a client's violation (oversized message, text that is not UTF-8, broken framing) from
+/// a broken stream.
+fn classify(error: tungstenite::Error) -> CloseReason {
+    use tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
+    match error {
+        tungstenite::Error::Capacity(_) => CloseReason::TooBig,
+        tungstenite::Error::Utf8(_) => CloseReason::InvalidUtf8,
         // A peer that vanishes without a close handshake is a disconnect, not a violation.
-        Some(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
-            CloseReason::Lost
-        }
-        Some(tungstenite::Error::Protocol(_)) => CloseReason::ProtocolError,
+        tungstenite::Error::Protocol(ResetWithoutClosingHandshake) => CloseReason::Lost,
+        tungstenite::Error::Protocol(_) => CloseReason::ProtocolError,
         _ => CloseReason::Lost,
     }
 }

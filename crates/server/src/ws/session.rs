@@ -5,7 +5,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -13,9 +12,12 @@ use tandem_protocol::ErrorCode;
 use tandem_protocol::ws::{ClientFrame, Cursors, ServerFrame, close_code};
 use tokio::time::timeout;
 use tracing::Instrument;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
+use super::handshake::Socket;
 use super::writer::{self, WriterSettings};
-use super::{reader, recovery};
+use super::{closing, reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
 use crate::http::AppState;
@@ -35,12 +37,12 @@ pub struct Session {
     pub state: AppState,
 }
 
-type Sink = SplitSink<WebSocket, Message>;
-type Stream = SplitStream<WebSocket>;
+type Sink = SplitSink<Socket, Message>;
+type Stream = SplitStream<Socket>;
 
 /// Runs a connection to its end. `user` is set when the upgrade request authenticated;
 /// otherwise the first frame must be `auth` (whose `resume` cursors then replace `cursors`).
-pub async fn run(socket: WebSocket, user: Option<UserRecord>, cursors: Cursors, state: AppState) {
+pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let (user, auth_ref, cursors) = match user {
         Some(user) => (user, None, cursors),
@@ -48,7 +50,10 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, cursors: Cursors, 
         // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
         None => match Box::pin(first_frame_auth(&mut stream, &state)).await {
             Ok(authenticated) => authenticated,
-            Err(refusal) => return refuse(&mut sink, refusal).await,
+            Err(refusal) => {
+                refuse(&mut sink, refusal).await;
+                return Box::pin(closing::finish_within(sink, stream, closing::DRAIN_TIME)).await;
+            }
         },
     };
     let connection = Arc::new(Connection::new(&user.id, state.config.ws_queue_capacity));
@@ -58,8 +63,8 @@ pub async fn run(socket: WebSocket, user: Option<UserRecord>, cursors: Cursors, 
 
 /// The authenticated part of a connection's life.
 async fn live(
-    sink: Sink,
-    stream: Stream,
+    mut sink: Sink,
+    mut stream: Stream,
     connection: Arc<Connection>,
     auth_ref: Option<Value>,
     cursors: Cursors,
@@ -103,22 +108,24 @@ async fn live(
         heartbeat_timeout: state.config.heartbeat_timeout,
         write_timeout: state.config.heartbeat_timeout.max(Duration::from_secs(1)),
     };
-    // The cursors' history is replayed before the first client frame is read; the writer runs
-    // meanwhile, so live events wait (held back per room) only while their room replays.
-    let mut reader = pin!(async {
-        for (room, after) in &cursors {
-            Box::pin(recovery::replay(&state.store, &state.hub, &session.connection, room, *after)).await;
+    let reason = {
+        // The cursors' history is replayed before the first client frame is read; the writer
+        // runs meanwhile, so live events wait (held back per room) only while their room replays.
+        let mut reader = pin!(async {
+            for (room, after) in &cursors {
+                Box::pin(recovery::replay(&state.store, &state.hub, &session.connection, room, *after)).await;
+            }
+            reader::run(&mut stream, &session).await
+        });
+        let mut writer = pin!(writer::run(&mut sink, &connection, settings, &state.shutdown));
+        tokio::select! {
+            reason = &mut reader => {
+                connection.queue().close(reason);
+                let _ = timeout(WRITER_GRACE, &mut writer).await;
+                reason
+            }
+            reason = &mut writer => reason,
         }
-        reader::run(stream, &session).await
-    });
-    let mut writer = pin!(writer::run(sink, &connection, settings, &state.shutdown));
-    let reason = tokio::select! {
-        reason = &mut reader => {
-            connection.queue().close(reason);
-            let _ = timeout(WRITER_GRACE, &mut writer).await;
-            reason
-        }
-        reason = &mut writer => reason,
     };
 
     let canvases = connection.rooms_with_prefix("canvas:");
@@ -144,9 +151,11 @@ async fn live(
             }
             presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads).await;
         });
-        return;
+    } else {
+        Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads)).await;
     }
-    Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads)).await;
+    // Last, so that presence is not held up by a client that takes its time to close.
+    Box::pin(closing::finish(sink, stream, reason)).await;
 }
 
 /// Why a connection was not admitted: the message for the `error` frame, the frame's `ref`,
@@ -176,7 +185,7 @@ async fn refuse(sink: &mut Sink, refusal: Refusal) {
         }
         let reason =
             if refusal.close_code == close_code::UNAUTHORIZED { "unauthorized" } else { "server shutting down" };
-        let close = CloseFrame { code: refusal.close_code, reason: Utf8Bytes::from_static(reason) };
+        let close = CloseFrame { code: refusal.close_code.into(), reason: Utf8Bytes::from_static(reason) };
         let _ = sink.send(Message::Close(Some(close))).await;
     })
     .await;
@@ -211,7 +220,7 @@ async fn first_frame_auth(
         loop {
             match stream.next().await {
                 Some(Ok(Message::Text(text))) => return Ok(text),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                 Some(Ok(Message::Binary(_))) => {
                     return Err("frames are JSON text; send {\"type\":\"auth\",\"token\":...}");
                 }

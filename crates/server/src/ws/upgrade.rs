@@ -1,7 +1,5 @@
 //! `GET /ws`: Origin check, authentication, tuned upgrade.
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
@@ -9,6 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use tandem_protocol::ws::Cursors;
 
+use super::handshake::{Handshake, HandshakeError};
 use crate::domain::DomainError;
 use crate::http::{AppError, AppState, credentials};
 
@@ -27,7 +26,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<WsQuery>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Handshake, HandshakeError>,
 ) -> Result<Response, AppError> {
     check_origin(&state.config.allowed_origins, &headers)?;
     let upgrade = upgrade?;
@@ -40,10 +39,9 @@ pub async fn upgrade(
         Some(credentials) => Some(state.auth.authenticate(credentials).await?),
         None => None,
     };
+    let config = super::socket_config(state.config.max_frame_size);
     let tasks = state.tasks.clone();
-    let max_message_size = state.config.max_frame_size;
-    Ok(super::tune(upgrade, max_message_size)
-        .on_upgrade(move |socket| tasks.track_future(super::session::run(socket, user, cursors, state))))
+    Ok(upgrade.accept(config, &tasks, move |socket| super::session::run(socket, user, cursors, state)))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

@@ -3,11 +3,12 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt};
 use tandem_protocol::ws::close_code;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 use super::liveness::{Due, Liveness};
 use crate::hub::{CloseReason, Connection, Frame};
@@ -131,6 +132,7 @@ where
         CloseReason::RateLimited => Some((close_code::POLICY_VIOLATION, "rate limit exceeded")),
         CloseReason::TooBig => Some((close_code::MESSAGE_TOO_BIG, "message too big")),
         CloseReason::ProtocolError => Some((close_code::PROTOCOL_ERROR, "protocol error")),
+        CloseReason::InvalidUtf8 => Some((close_code::INVALID_PAYLOAD, "text frame is not UTF-8")),
         CloseReason::Shutdown => Some((close_code::GOING_AWAY, "server shutting down")),
         CloseReason::Unavailable => Some((close_code::TRY_AGAIN_LATER, "try again later: reconnect and resume")),
     };
@@ -140,7 +142,8 @@ where
     };
     let _ = timeout(grace, async {
         if let Some((code, text)) = frame {
-            let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(text) }))).await;
+            let close = CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(text) };
+            let _ = sink.send(Message::Close(Some(close))).await;
         }
         let _ = sink.close().await;
     })

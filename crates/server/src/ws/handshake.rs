@@ -1,0 +1,122 @@
+//! The WebSocket opening handshake (RFC 6455 §4.2) over hyper's upgrade.
+//!
+//! Done here rather than with axum's `WebSocketUpgrade`, because that hands out a socket whose TCP
+//! stream is out of reach, and a server-initiated close needs the stream: after its close frame
+//! the server half-closes the connection and reads what the client still sends ([`super::closing`]);
+//! dropping a socket with unread data makes the kernel reset the connection, and the reset
+//! destroys the close frame before the client reads it. The handshake itself is a few header
+//! checks and tungstenite's accept key.
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::task::TaskTracker;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+/// An accepted WebSocket: tungstenite over the upgraded connection, whose stream stays
+/// reachable through [`WebSocketStream::get_mut`].
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Why a request to `/ws` is not a WebSocket upgrade (answered with 426).
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// `Connection` does not list `upgrade`.
+    #[error("the `Connection` header must contain `upgrade`")]
+    ConnectionHeader,
+    /// `Upgrade` is not `websocket`.
+    #[error("the `Upgrade` header must be `websocket`")]
+    UpgradeHeader,
+    /// A WebSocket version other than 13.
+    #[error("`Sec-WebSocket-Version` must be 13")]
+    Version,
+    /// No `Sec-WebSocket-Key`.
+    #[error("the `Sec-WebSocket-Key` header is missing")]
+    KeyMissing,
+    /// The connection cannot be taken over (not HTTP/1.1, or already upgraded).
+    #[error("this connection cannot be upgraded")]
+    NotUpgradable,
+}
+
+impl axum::response::IntoResponse for HandshakeError {
+    fn into_response(self) -> Response {
+        crate::http::AppError::from(self).into_response()
+    }
+}
+
+/// A valid upgrade request, ready to be accepted. The route is `GET` only, so the method is
+/// already checked.
+#[derive(Debug)]
+pub struct Handshake {
+    accept_key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = HandshakeError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HandshakeError> {
+        let headers = &parts.headers;
+        if !lists_token(headers, &CONNECTION, "upgrade") {
+            return Err(HandshakeError::ConnectionHeader);
+        }
+        if !headers.get(UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")) {
+            return Err(HandshakeError::UpgradeHeader);
+        }
+        if headers.get(SEC_WEBSOCKET_VERSION).is_none_or(|v| v.as_bytes() != b"13") {
+            return Err(HandshakeError::Version);
+        }
+        let key = headers.get(SEC_WEBSOCKET_KEY).ok_or(HandshakeError::KeyMissing)?;
+        let accept_key = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        // Base64 text is always a valid header value.
+        let accept_key = HeaderValue::try_from(accept_key).map_err(|_| HandshakeError::KeyMissing)?;
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or(HandshakeError::NotUpgradable)?;
+        Ok(Self { accept_key, on_upgrade })
+    }
+}
+
+impl Handshake {
+    /// The `101 Switching Protocols` answer. Once hyper has sent it and handed the connection
+    /// over, `run` gets the socket (with `config`) in a task tracked by `tasks`. A client that
+    /// goes away before that is simply dropped.
+    pub fn accept<F, Fut>(self, config: WebSocketConfig, tasks: &TaskTracker, run: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Self { accept_key, on_upgrade } = self;
+        tasks.spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config));
+                    run(socket.await).await;
+                }
+                Err(error) => tracing::debug!(%error, "WebSocket upgrade did not complete"),
+            }
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(SEC_WEBSOCKET_ACCEPT, accept_key);
+        response
+    }
+}
+
+/// Whether the comma-separated header `name` lists `token` (ignoring ASCII case).
+fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
