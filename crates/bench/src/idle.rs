@@ -1,4 +1,6 @@
-//! `idle`: N connections held open; server RSS per connection and connect rate.
+//! `idle`: N connections held open; server RSS per connection and connect rate. With
+//! `--rounds`, the flood is repeated: all connections are dropped at once after each hold and
+//! RSS is read again once the server settled, showing whether it gives memory back after a storm.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +36,14 @@ pub struct IdleArgs {
     /// How long to hold the connections before measuring RSS.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     hold: Duration,
+    /// Connection floods to run, one after the other; each ends with every connection dropped
+    /// at once (no close frame, as a network loss).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// How long to wait after dropping the connections before reading RSS again; longer than
+    /// the server's presence grace (5 s), so its offline announcements are done.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    settle: Duration,
     /// Write the result as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -48,6 +58,65 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
     let tokens = client::sign_up(server.addr, args.users.max(1), "idle").await?;
     let baseline = rss_kib(server.pid())?;
 
+    let mut floods = Vec::with_capacity(args.rounds.max(1));
+    for _ in 0..args.rounds.max(1) {
+        let flood = flood(&args, server.addr, &tokens).await?;
+        tokio::time::sleep(args.hold).await;
+        let held = rss_kib(server.pid())?;
+        drop(flood.sockets);
+        tokio::time::sleep(args.settle).await;
+        let after = rss_kib(server.pid())?;
+        floods.push(Round { held, after, rate: flood.rate, handshake: report::percentiles_ms(&flood.latency) });
+    }
+    let first = &floods[0];
+    let per_connection_kib = (first.held.saturating_sub(baseline)) as f64 / args.connections as f64;
+    let mut rows = vec![
+        ("server RSS before", format!("{baseline} KiB")),
+        ("server RSS holding", format!("{} KiB", first.held)),
+        ("RSS per connection", format!("{per_connection_kib:.2} KiB (goal <= 6)")),
+        ("connect rate", format!("{:.0} connections/s (goal >= 10000)", first.rate)),
+        ("handshake p50 / p99", format!("{} / {} ms", first.handshake["p50"], first.handshake["p99"])),
+    ];
+    for (i, round) in floods.iter().enumerate() {
+        let settled = format!("{} KiB holding, {} KiB {:?} after dropping them all", round.held, round.after, args.settle);
+        rows.push((if i == 0 { "flood 1" } else { "next flood" }, settled));
+    }
+    report::table(&format!("idle: {} connections, {} users", args.connections, args.users), &rows);
+    if let Some(path) = &args.json {
+        let rounds: Vec<_> = floods
+            .iter()
+            .map(|r| json!({"rss_holding_kib": r.held, "rss_after_kib": r.after, "connect_rate_per_s": r.rate}))
+            .collect();
+        report::write_json(
+            path,
+            &json!({
+                "scenario": "idle", "connections": args.connections, "users": args.users,
+                "rss_before_kib": baseline, "rss_holding_kib": first.held, "rss_per_connection_kib": per_connection_kib,
+                "connect_rate_per_s": first.rate, "handshake_ms": first.handshake,
+                "settle_s": args.settle.as_secs_f64(), "rounds": rounds,
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// What one flood measured.
+struct Round {
+    held: u64,
+    after: u64,
+    rate: f64,
+    handshake: serde_json::Value,
+}
+
+/// A flood's open connections and how fast they opened.
+struct Flood {
+    sockets: Vec<client::Socket>,
+    rate: f64,
+    latency: Histogram<u64>,
+}
+
+/// Opens `args.connections` connections, `args.concurrency` handshakes at a time.
+async fn flood(args: &IdleArgs, addr: std::net::SocketAddr, tokens: &[String]) -> anyhow::Result<Flood> {
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let started = Instant::now();
     let mut handshakes = Vec::with_capacity(args.connections);
@@ -55,7 +124,6 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         let permit = gate.clone().acquire_owned().await?;
         let token = tokens[i % tokens.len()].clone();
         let source = client::source_ip(i, args.source_ips);
-        let addr = server.addr;
         handshakes.push(tokio::spawn(async move {
             let begun = Instant::now();
             let socket = client::connect(addr, source, &token).await;
@@ -70,33 +138,6 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         latency.record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX))?;
         sockets.push(socket);
     }
-    let connect_time = started.elapsed();
-    tokio::time::sleep(args.hold).await;
-    let held = rss_kib(server.pid())?;
-    let per_connection_kib = (held.saturating_sub(baseline)) as f64 / args.connections as f64;
-    let rate = args.connections as f64 / connect_time.as_secs_f64();
-
-    let handshake = report::percentiles_ms(&latency);
-    report::table(
-        &format!("idle: {} connections, {} users", args.connections, args.users),
-        &[
-            ("server RSS before", format!("{baseline} KiB")),
-            ("server RSS holding", format!("{held} KiB")),
-            ("RSS per connection", format!("{per_connection_kib:.2} KiB (goal <= 6)")),
-            ("connect rate", format!("{rate:.0} connections/s (goal >= 10000)")),
-            ("handshake p50 / p99", format!("{} / {} ms", handshake["p50"], handshake["p99"])),
-        ],
-    );
-    if let Some(path) = &args.json {
-        report::write_json(
-            path,
-            &json!({
-                "scenario": "idle", "connections": args.connections, "users": args.users,
-                "rss_before_kib": baseline, "rss_holding_kib": held, "rss_per_connection_kib": per_connection_kib,
-                "connect_rate_per_s": rate, "handshake_ms": handshake,
-            }),
-        )?;
-    }
-    drop(sockets);
-    Ok(())
+    let rate = args.connections as f64 / started.elapsed().as_secs_f64();
+    Ok(Flood { sockets, rate, latency })
 }
