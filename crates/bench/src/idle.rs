@@ -78,7 +78,8 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         ("handshake p50 / p99", format!("{} / {} ms", first.handshake["p50"], first.handshake["p99"])),
     ];
     for (i, round) in floods.iter().enumerate() {
-        let settled = format!("{} KiB holding, {} KiB {:?} after dropping them all", round.held, round.after, args.settle);
+        let settled =
+            format!("{} KiB holding, {} KiB {:?} after dropping them all", round.held, round.after, args.settle);
         rows.push((if i == 0 { "flood 1" } else { "next flood" }, settled));
     }
     report::table(&format!("idle: {} connections, {} users", args.connections, args.users), &rows);

@@ -120,3 +120,54 @@ fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
         .flat_map(|value| value.split(','))
         .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    /// The parts of a `GET /ws` with `headers`, and hyper's upgrade handle when `upgradable`.
+    fn parts(headers: &[(&str, &str)], upgradable: bool) -> Parts {
+        let mut request = Request::get("/ws");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (mut parts, ()) = request.body(()).expect("request").into_parts();
+        if upgradable {
+            // A handle that never completes; enough to parse the request.
+            parts.extensions.insert(hyper::upgrade::on(&mut Request::new(())));
+        }
+        parts
+    }
+
+    const FIREFOX: [(&str, &str); 4] = [
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+
+    #[tokio::test]
+    async fn a_browser_upgrade_is_accepted_with_the_rfc_accept_key() {
+        let handshake = Handshake::from_request_parts(&mut parts(&FIREFOX, true), &()).await.expect("valid");
+        // RFC 6455 §1.3's example key and answer.
+        assert_eq!(handshake.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[tokio::test]
+    async fn each_missing_piece_is_named() {
+        let without = |name: &str| FIREFOX.iter().copied().filter(|(n, _)| *n != name).collect::<Vec<_>>();
+        let refused = async |headers: &[(&str, &str)], upgradable| {
+            Handshake::from_request_parts(&mut parts(headers, upgradable), &()).await.expect_err("refused")
+        };
+        assert!(matches!(refused(&without("connection"), true).await, HandshakeError::ConnectionHeader));
+        assert!(matches!(refused(&without("upgrade"), true).await, HandshakeError::UpgradeHeader));
+        assert!(matches!(refused(&without("sec-websocket-version"), true).await, HandshakeError::Version));
+        assert!(matches!(refused(&without("sec-websocket-key"), true).await, HandshakeError::KeyMissing));
+        assert!(matches!(refused(&FIREFOX, false).await, HandshakeError::NotUpgradable));
+        let mut version_8 = without("sec-websocket-version");
+        version_8.push(("sec-websocket-version", "8"));
+        assert!(matches!(refused(&version_8, true).await, HandshakeError::Version));
+    }
+}
