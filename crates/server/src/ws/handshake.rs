@@ -136,7 +136,7 @@ mod tests {
         let (mut parts, ()) = request.body(()).expect("request").into_parts();
         if upgradable {
             // A handle that never completes; enough to parse the request.
-            parts.extensions.insert(hyper::upgrade::on(&mut Request::new(())));
+            parts.extensions.insert(hyper::upgrade::on(Request::new(())));
         }
         parts
     }
