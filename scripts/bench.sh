@@ -13,8 +13,10 @@ cargo build --release -p tandem-server -p tandem-bench
 bench=./target/release/tandem-bench
 
 for connections in 10000 15000; do
-  $bench idle --connections "$connections" --users 1000 --json "$out/idle-$connections.json"
+  $bench idle --connections "$connections" --users 1000 --rounds 2 --settle 15s --json "$out/idle-$connections.json"
 done
+# Memory given back after connection floods (docs/BENCHMARKS.md, "Memory after a connection flood").
+$bench idle --connections 3000 --users 300 --rounds 3 --settle 15s --json "$out/flood-3000.json"
 $bench replay --events 1000 --runs 10 --json "$out/replay-1000.json"
 $bench presence --users 1000 --group 10 --churn 500 --json "$out/presence.json"
 $bench storm --clients 10000 --rooms 10 --json "$out/storm.json"
