@@ -118,6 +118,9 @@ pub struct Thread {
     pub users: Vec<ThreadUser>,
     /// Pending invitations, oldest first.
     pub invites: Vec<Invite>,
+    /// The thread room's newest durable seq, read in the same snapshot as the rest: subscribe
+    /// or resume `thread:{id}` after it to get exactly the changes made since (API.md §3).
+    pub seq: i64,
 }
 
 /// A member of a thread as thread reads show it. `username` and `name` are the user's current
@@ -134,6 +137,8 @@ pub struct ThreadUser {
     pub joined_at: String,
     /// Whether the user has at least one live connection right now.
     pub is_online: bool,
+    /// When the user's last connection closed (RFC 3339), `null` if never (seeds 000, 002).
+    pub last_online: Option<String>,
 }
 
 /// A pending invitation of a user to a thread.
@@ -293,6 +298,9 @@ pub struct Draft {
     pub collaborators: Vec<DraftCollaborator>,
     /// Segments in append order.
     pub segments: Vec<Segment>,
+    /// The draft room's newest durable seq, read in the same snapshot as the rest: subscribe
+    /// to `draft:{id}` after it to get exactly the changes made since (API.md §3).
+    pub seq: i64,
 }
 
 /// A collaborator of a draft; `username` and `name` are the user's current ones.
@@ -378,6 +386,9 @@ pub struct Canvas {
     pub members: Vec<String>,
     /// Every tile, by row then column.
     pub tiles: Vec<Tile>,
+    /// The canvas room's newest durable seq, read in the same snapshot as the rest: subscribe
+    /// to `canvas:{id}` after it to get exactly the changes made since (API.md §3).
+    pub seq: i64,
 }
 
 /// `POST /api/v1/canvases/{id}/members`.

@@ -92,7 +92,15 @@ pub enum ClientFrame {
         message: String,
         /// How long to highlight, 500..=30000 ms.
         duration: i64,
+        /// What kind of highlight (seed 004): 1..=32 of `a-z`, `0-9`, `_`; default `"mention"`.
+        #[serde(default = "default_highlight_type")]
+        highlight_type: String,
     },
+}
+
+/// The `highlight_type` of a `tile_mention` that names none.
+fn default_highlight_type() -> String {
+    "mention".into()
 }
 
 impl ClientFrame {
@@ -342,6 +350,9 @@ pub enum ServerFrame {
         canvas_id: String,
         /// Always `"editing_tile"`.
         presence_type: String,
+        /// `"online"` while the user views the canvas; `"offline"` when this update is sent
+        /// because they stopped viewing it (left, or their last connection closed).
+        status: String,
         /// Column.
         tile_x: i64,
         /// Row.
@@ -367,6 +378,8 @@ pub enum ServerFrame {
         message: String,
         /// Highlight duration, ms.
         duration: i64,
+        /// The kind of highlight the sender asked for (default `"mention"`).
+        highlight_type: String,
         /// Unix ms.
         timestamp: i64,
     },

@@ -398,10 +398,18 @@ both_engines! {
         assert_eq!((update["tile_x"].as_i64(), update["tile_y"].as_i64(), update["is_editing"].as_bool()), (Some(7), Some(5), Some(true)));
         assert_eq!(update["presence_type"], "editing_tile");
         assert_eq!(update["canvas_id"], canvas.as_str());
+        assert_eq!(update["status"], "online", "seed 004's status: alice views the canvas");
         // Mention: to the others only.
         assert_eq!(answer(&mut a, mention(2, 3, 3000)).await["type"], "ack");
         let mentioned = recv(&mut b, "tile_mention").await;
         assert_eq!((mentioned["tile_x"].as_i64(), mentioned["duration"].as_i64(), mentioned["message"].as_str()), (Some(2), Some(3000), Some("look")));
+        assert_eq!(mentioned["highlight_type"], "mention", "the default highlight");
+        let mut custom = mention(2, 3, 3000);
+        custom["highlight_type"] = json!("question");
+        assert_eq!(answer(&mut a, custom.clone()).await["type"], "ack");
+        assert_eq!(recv(&mut b, "tile_mention").await["highlight_type"], "question");
+        custom["highlight_type"] = json!("Not Valid");
+        assert_refused(&mut a, custom, "validation_failed").await;
         for ws in [&mut a, &mut b, &mut c, &mut d] {
             quiet(ws).await;
         }
@@ -410,6 +418,9 @@ both_engines! {
         let mut seen = Vec::new();
         for _ in 0..3 {
             let frame = recv_any(&mut b).await;
+            if frame["type"] == "user_presence_update" {
+                assert_eq!(frame["status"], "offline", "cleared because alice left: {frame}");
+            }
             seen.push((frame["type"].as_str().unwrap().to_owned(), frame["is_typing"].as_bool().or(frame["is_editing"].as_bool())));
         }
         assert!(seen.contains(&("user_typing".into(), Some(false))), "{seen:?}");

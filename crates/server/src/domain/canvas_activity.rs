@@ -209,11 +209,12 @@ impl Activity {
         let mut state = self.lock();
         let key = (room.to_owned(), user_id.to_owned());
         let username = state.viewers.get(&key).map(|v| v.username.clone()).unwrap_or_default();
+        let still_viewing = Self::is_viewing(&self.hub, room, user_id);
         if let Some(mut entry) = state.gates.remove(&key) {
             let signals = entry.gate.clear();
-            self.send(room, user_id, &username, &signals);
+            self.send(room, user_id, &username, still_viewing, &signals);
         }
-        if Self::is_viewing(&self.hub, room, user_id) {
+        if still_viewing {
             return;
         }
         let Some(viewer) = state.viewers.remove(&key) else { return };
@@ -255,7 +256,8 @@ impl Activity {
             entry.scheduled = None;
         }
         let (signals, wake) = entry.gate.poll(now);
-        self.send(&key.0, &key.1, &username, &signals);
+        let viewing = state.viewers.contains_key(key);
+        self.send(&key.0, &key.1, &username, viewing, &signals);
         match wake {
             Some(wake) if entry.scheduled.is_none_or(|scheduled| wake < scheduled) => {
                 entry.scheduled = Some(wake);
@@ -277,7 +279,9 @@ impl Activity {
         });
     }
 
-    fn send(&self, room: &str, user_id: &str, username: &str, signals: &[Signal]) {
+    /// Publishes `signals` of `user_id` in `room` to the other viewers; `viewing` tells whether
+    /// the user still views it (`status` of presence updates).
+    fn send(&self, room: &str, user_id: &str, username: &str, viewing: bool, signals: &[Signal]) {
         let canvas_id = room.strip_prefix("canvas:").unwrap_or(room);
         for signal in signals {
             let timestamp = clock::now_ms();
@@ -295,6 +299,7 @@ impl Activity {
                     username: username.to_owned(),
                     canvas_id: canvas_id.to_owned(),
                     presence_type: "editing_tile".into(),
+                    status: if viewing { "online" } else { "offline" }.into(),
                     tile_x: x,
                     tile_y: y,
                     is_editing,

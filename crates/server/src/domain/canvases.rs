@@ -34,6 +34,8 @@ pub const DATA_MAX: usize = 16 * 1024;
 pub const CHAT_MAX: usize = 2000;
 /// Longest `tile_mention` message, in characters.
 pub const MENTION_MAX: usize = 500;
+/// Longest `highlight_type` of a `tile_mention`.
+pub const HIGHLIGHT_TYPE_MAX: usize = 32;
 /// Allowed `tile_mention` durations, ms.
 pub const MENTION_DURATION: std::ops::RangeInclusive<i64> = 500..=30_000;
 /// Chat messages per history page when the caller does not say.
@@ -68,7 +70,8 @@ pub async fn create(
         created_at: clock::now_ms(),
     };
     store.create_canvas(&canvas).await?;
-    Ok(CanvasView { canvas, members: vec![creator.id.clone()], tiles: Vec::new() })
+    // A new canvas's room has no event yet.
+    Ok(CanvasView { canvas, members: vec![creator.id.clone()], tiles: Vec::new(), seq: 0 })
 }
 
 /// The canvas as its member `user_id` sees it; `NotFound` for everyone else.
@@ -335,8 +338,15 @@ pub fn mention_frame(
     (x, y): (i64, i64),
     message: &str,
     duration: i64,
+    highlight_type: &str,
 ) -> Result<ServerFrame, DomainError> {
     check_cell(canvas, x, y)?;
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    if !(1..=HIGHLIGHT_TYPE_MAX).contains(&highlight_type.len()) || !highlight_type.chars().all(valid) {
+        return Err(DomainError::Invalid(format!(
+            "highlight_type must be 1 to {HIGHLIGHT_TYPE_MAX} of a-z, 0-9 and _, got `{highlight_type}`"
+        )));
+    }
     if !MENTION_DURATION.contains(&duration) {
         return Err(DomainError::Invalid(format!(
             "duration must be {} to {} ms, got {duration}",
@@ -356,6 +366,7 @@ pub fn mention_frame(
         tile_y: y,
         message: message.to_owned(),
         duration,
+        highlight_type: highlight_type.to_owned(),
         timestamp: clock::now_ms(),
     })
 }
@@ -388,10 +399,14 @@ mod tests {
         let canvas = canvas();
         let user =
             UserRecord { id: "u".into(), username: "u".into(), name: String::new(), created_at: 0, last_online: None };
-        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 500).is_ok());
-        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 499).is_err());
-        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 30_001).is_err());
-        assert!(mention_frame(&canvas, &user, (1, 1), &"x".repeat(501), 1000).is_err());
-        assert!(mention_frame(&canvas, &user, (10, 1), "hi", 1000).is_err());
+        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 500, "mention").is_ok());
+        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 499, "mention").is_err());
+        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 30_001, "mention").is_err());
+        assert!(mention_frame(&canvas, &user, (1, 1), &"x".repeat(501), 1000, "mention").is_err());
+        assert!(mention_frame(&canvas, &user, (10, 1), "hi", 1000, "mention").is_err());
+        assert!(mention_frame(&canvas, &user, (1, 1), "hi", 1000, "question_2").is_ok());
+        for bad in ["", "Mention", "a-b", &"x".repeat(33)] {
+            assert!(mention_frame(&canvas, &user, (1, 1), "hi", 1000, bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -103,18 +103,20 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str)
             })
         }
     };
-    {
+    let seq = {
         let _order = hub.registry().order_lock(&room).await;
         let event = store.create_draft(&draft, build).await?;
+        let seq = event.seq;
         events::publish_committed(hub, &room, event, None);
-    }
+        seq
+    };
     let owner = DraftCollaboratorRecord {
         user_id: creator.id.clone(),
         username: creator.username.clone(),
         name: creator.name.clone(),
         joined_at: draft.created_at,
     };
-    Ok(DraftView { draft, collaborators: vec![owner], segments: Vec::new() })
+    Ok(DraftView { draft, collaborators: vec![owner], segments: Vec::new(), seq })
 }
 
 /// The draft as its collaborator `user_id` sees it; `NotFound` for anyone else.

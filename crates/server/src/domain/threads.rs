@@ -74,8 +74,10 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, name: &str) 
         username: creator.username.clone(),
         name: creator.name.clone(),
         joined_at: thread.created_at,
+        last_online: creator.last_online,
     };
-    Ok(ThreadView { thread, members: vec![member], invites: Vec::new() })
+    // A new thread's room has no event yet.
+    Ok(ThreadView { thread, members: vec![member], invites: Vec::new(), seq: 0 })
 }
 
 /// The threads `user_id` is a member of, newest first (a constant number of store queries).

@@ -55,7 +55,7 @@ fn tile_to_wire(tile: TileRecord, seq: Option<i64>) -> Tile {
 }
 
 fn canvas_to_wire(view: CanvasView) -> Canvas {
-    let CanvasView { canvas, members, tiles } = view;
+    let CanvasView { canvas, members, tiles, seq } = view;
     Canvas {
         id: canvas.id,
         name: canvas.name,
@@ -65,6 +65,7 @@ fn canvas_to_wire(view: CanvasView) -> Canvas {
         created_at: clock::rfc3339_ms(canvas.created_at),
         members,
         tiles: tiles.into_iter().map(|tile| tile_to_wire(tile, None)).collect(),
+        seq,
     }
 }
 

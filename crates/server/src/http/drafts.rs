@@ -42,7 +42,7 @@ fn segment_to_wire(segment: SegmentRecord) -> Segment {
 
 /// The wire form of a draft.
 pub fn draft_to_wire(view: DraftView) -> Draft {
-    let DraftView { draft, collaborators, segments } = view;
+    let DraftView { draft, collaborators, segments, seq } = view;
     Draft {
         id: draft.id,
         title: draft.title,
@@ -59,6 +59,7 @@ pub fn draft_to_wire(view: DraftView) -> Draft {
             })
             .collect(),
         segments: segments.into_iter().map(segment_to_wire).collect(),
+        seq,
     }
 }
 

@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The wire form of a thread; each member's `is_online` is read from the hub (memory only).
 pub fn thread_to_wire(view: ThreadView, hub: &Hub) -> Thread {
-    let ThreadView { thread, members, invites } = view;
+    let ThreadView { thread, members, invites, seq } = view;
     Thread {
         id: thread.id,
         name: thread.name,
@@ -56,9 +56,11 @@ pub fn thread_to_wire(view: ThreadView, hub: &Hub) -> Thread {
                 username: member.username,
                 name: member.name,
                 joined_at: clock::rfc3339_ms(member.joined_at),
+                last_online: member.last_online.map(clock::rfc3339_ms),
             })
             .collect(),
         invites: invites.into_iter().map(invite_to_wire).collect(),
+        seq,
     }
 }
 

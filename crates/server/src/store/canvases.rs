@@ -8,7 +8,7 @@
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
+use super::{BeginRead, BeginWrite, ROOM_SEQ, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a canvas: `canvas:{id}`.
 pub fn canvas_room(canvas_id: &str) -> String {
@@ -83,6 +83,8 @@ pub struct CanvasView {
     pub members: Vec<String>,
     /// Tiles by row, then column.
     pub tiles: Vec<TileRecord>,
+    /// The canvas room's newest seq, read in the same snapshot as the rest.
+    pub seq: i64,
 }
 
 /// Why a canvas write did not happen. Nothing was written.
@@ -201,8 +203,9 @@ impl Store {
                 .bind(canvas_id)
                 .fetch_all(&mut *tx)
                 .await?;
+            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(&room).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(Some(CanvasView { canvas, members, tiles }))
+            Ok(Some(CanvasView { canvas, members, tiles, seq }))
         })
     }
 

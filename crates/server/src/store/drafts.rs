@@ -10,7 +10,7 @@
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
+use super::{BeginRead, BeginWrite, ROOM_SEQ, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a draft: `draft:{id}`.
 pub fn draft_room(draft_id: &str) -> String {
@@ -73,6 +73,8 @@ pub struct DraftView {
     pub collaborators: Vec<DraftCollaboratorRecord>,
     /// Its segments.
     pub segments: Vec<SegmentRecord>,
+    /// The draft room's newest seq, read in the same snapshot as the rest.
+    pub seq: i64,
 }
 
 /// A segment to append.
@@ -180,8 +182,9 @@ impl Store {
                 return Ok(None);
             }
             let segments = sqlx::query_as::<_, SegmentRecord>(SEGMENTS).bind(draft_id).fetch_all(&mut *tx).await?;
+            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(&room).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(Some(DraftView { draft, collaborators, segments }))
+            Ok(Some(DraftView { draft, collaborators, segments, seq }))
         })
     }
 

@@ -48,6 +48,10 @@ impl BeginWrite for Pool<Postgres> {
     }
 }
 
+/// The newest seq of room `$1` (0 before its first event). Read inside a snapshot transaction
+/// beside an object's state, it is the cursor that state reflects.
+pub(crate) const ROOM_SEQ: &str = "SELECT COALESCE((SELECT last_seq FROM rooms WHERE room = $1), 0)";
+
 /// Opening a read-only transaction whose statements all see one snapshot, per engine: SQLite's
 /// deferred `BEGIN` (in WAL mode the snapshot is taken at the first read); PostgreSQL's
 /// `REPEATABLE READ READ ONLY` (its default, `READ COMMITTED`, gives each statement its own).

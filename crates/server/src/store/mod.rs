@@ -24,7 +24,7 @@ pub use drafts::{
     DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, DraftWrite, NewSegment, SegmentRecord, draft_room,
 };
 pub use error::StoreError;
-pub(crate) use events::{BeginRead, BeginWrite, append_event};
+pub(crate) use events::{BeginRead, BeginWrite, ROOM_SEQ, append_event};
 pub use events::{RoomLog, StoredEvent};
 pub use library::{PlaylistItemRecord, Upserted};
 pub use threads::{

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use super::{BeginRead, BeginWrite, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
+use super::{BeginRead, BeginWrite, ROOM_SEQ, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
 
 /// The room of a thread: `thread:{id}`. The SQL below relies on this prefix (7 characters).
 pub fn thread_room(thread_id: &str) -> String {
@@ -45,6 +45,8 @@ pub struct ThreadMemberRecord {
     pub name: String,
     /// When they became a member, unix ms.
     pub joined_at: i64,
+    /// When their last connection closed, unix ms (`None` if never).
+    pub last_online: Option<i64>,
 }
 
 /// A pending invitation with the invitee's current username.
@@ -71,6 +73,8 @@ pub struct ThreadView {
     pub members: Vec<ThreadMemberRecord>,
     /// Its pending invitations.
     pub invites: Vec<InviteRecord>,
+    /// The thread room's newest seq, read in the same snapshot as the rest.
+    pub seq: i64,
 }
 
 /// A message as stored.
@@ -148,7 +152,8 @@ fn lock_thread_sql<P: ThreadLock>(_pool: &P) -> &'static str {
 
 const THREAD: &str = "SELECT id, name, created_by, created_at FROM threads WHERE id = $1";
 
-const MEMBERS_OF_ROOM: &str = "SELECT substr(m.room, 8) AS thread_id, u.id AS user_id, u.username, u.name, m.joined_at \
+const MEMBERS_OF_ROOM: &str = "SELECT substr(m.room, 8) AS thread_id, u.id AS user_id, u.username, u.name, m.joined_at, \
+                               u.last_online \
                                FROM room_members m JOIN users u ON u.id = m.user_id \
                                WHERE m.room = $1 ORDER BY m.joined_at, u.id";
 const INVITES_OF_THREAD: &str = "SELECT i.thread_id, i.user_id, u.username, i.invited_by, i.created_at \
@@ -160,7 +165,7 @@ const THREADS_OF_USER: &str = "SELECT t.id, t.name, t.created_by, t.created_at \
                                WHERE m.user_id = $1 AND substr(m.room, 1, 7) = 'thread:' \
                                ORDER BY t.created_at DESC, t.id DESC";
 const MEMBERS_OF_USERS_THREADS: &str = "SELECT substr(m.room, 8) AS thread_id, u.id AS user_id, u.username, u.name, \
-                                        m.joined_at \
+                                        m.joined_at, u.last_online \
                                         FROM room_members mine \
                                         JOIN room_members m ON m.room = mine.room \
                                         JOIN users u ON u.id = m.user_id \
@@ -221,15 +226,17 @@ impl Store {
             }
             let invites =
                 sqlx::query_as::<_, InviteRecord>(INVITES_OF_THREAD).bind(thread_id).fetch_all(&mut *tx).await?;
+            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(&room).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(Some(ThreadView { thread, members, invites }))
+            Ok(Some(ThreadView { thread, members, invites, seq }))
         })
     }
 
     /// Every thread `user_id` is a member of, newest first, with members and invitations:
-    /// always three queries in one snapshot, however many threads and members there are.
+    /// always four queries in one snapshot, however many threads and members there are.
     pub async fn thread_views_of(&self, user_id: &str) -> Result<Vec<ThreadView>, StoreError> {
-        let (threads, members, invites) = on_pool!(self, |pool| {
+        let thread_rooms = format!("{}%", thread_room(""));
+        let (threads, members, invites, seqs) = on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
             let threads = sqlx::query_as::<_, ThreadRecord>(THREADS_OF_USER).bind(user_id).fetch_all(&mut *tx).await?;
             let members = sqlx::query_as::<_, ThreadMemberRecord>(MEMBERS_OF_USERS_THREADS)
@@ -238,11 +245,25 @@ impl Store {
                 .await?;
             let invites =
                 sqlx::query_as::<_, InviteRecord>(INVITES_OF_USERS_THREADS).bind(user_id).fetch_all(&mut *tx).await?;
+            let seqs: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT r.room, r.last_seq FROM rooms r JOIN room_members m ON m.room = r.room \
+                 WHERE m.user_id = $1 AND r.room LIKE $2",
+            )
+            .bind(user_id)
+            .bind(&thread_rooms)
+            .fetch_all(&mut *tx)
+            .await?;
             tx.commit().await?;
-            (threads, members, invites)
+            (threads, members, invites, seqs)
         });
-        let mut views: Vec<ThreadView> =
-            threads.into_iter().map(|thread| ThreadView { thread, members: Vec::new(), invites: Vec::new() }).collect();
+        let seqs: HashMap<String, i64> = seqs.into_iter().collect();
+        let mut views: Vec<ThreadView> = threads
+            .into_iter()
+            .map(|thread| {
+                let seq = seqs.get(&thread_room(&thread.id)).copied().unwrap_or(0);
+                ThreadView { thread, members: Vec::new(), invites: Vec::new(), seq }
+            })
+            .collect();
         let index: HashMap<String, usize> =
             views.iter().enumerate().map(|(i, view)| (view.thread.id.clone(), i)).collect();
         for member in members {

@@ -99,13 +99,14 @@ pub async fn mention(
     cell: (i64, i64),
     message: &str,
     duration: i64,
+    highlight_type: &str,
 ) -> Result<Reply, DomainError> {
     require_viewing(session, room)?;
     let state = &session.state;
     let user_id = session.connection.user_id();
     let canvas = canvases::canvas_of_room(&state.store, user_id, room).await?;
     let user = state.store.user(user_id).await?.ok_or(DomainError::NotFound("user"))?;
-    let frame = canvases::mention_frame(&canvas, &user, cell, message, duration)?;
+    let frame = canvases::mention_frame(&canvas, &user, cell, message, duration, highlight_type)?;
     state.hub.publish_except(room, hub::encode(&frame), &Except::User(user.id));
     Ok(Reply::Done)
 }

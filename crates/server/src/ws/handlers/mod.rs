@@ -34,8 +34,8 @@ pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, Do
         ClientFrame::UserPresence { room, presence_type, tile_x, tile_y, is_editing } => {
             canvas::presence(session, &room, &presence_type, (tile_x, tile_y), is_editing).await
         }
-        ClientFrame::TileMention { room, tile_x, tile_y, message, duration } => {
-            canvas::mention(session, &room, (tile_x, tile_y), &message, duration).await
+        ClientFrame::TileMention { room, tile_x, tile_y, message, duration, highlight_type } => {
+            canvas::mention(session, &room, (tile_x, tile_y), &message, duration, &highlight_type).await
         }
         ClientFrame::Auth { .. } => Err(DomainError::Invalid("this connection is already authenticated".into())),
     }
