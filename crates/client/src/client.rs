@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::driver::Driver;
-use crate::{ClientConfig, ConnectionState, Event};
+use crate::{ClientConfig, ConnectionState, Event, ReconnectInfo};
 
 /// Why a request to the client failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,11 +40,21 @@ pub enum ClientError {
 pub(crate) type Handler = Arc<dyn Fn(&Event) + Send + Sync>;
 /// Handlers by event type.
 pub(crate) type Handlers = Arc<RwLock<HashMap<String, Vec<Handler>>>>;
+/// A hook registered with [`Client::on_reconnected`].
+pub(crate) type ReconnectHook = Arc<dyn Fn(&ReconnectInfo) + Send + Sync>;
+/// Every registered reconnect hook.
+pub(crate) type ReconnectHooks = Arc<RwLock<Vec<ReconnectHook>>>;
 
 /// What the handle asks the connection task.
 pub(crate) enum Command {
+    /// An application frame, answered by its `ack`/`error`.
     Send { frame: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
-    Subscribe(mpsc::Sender<Event>),
+    /// Start delivering events to this stream.
+    Events(mpsc::Sender<Event>),
+    /// View `room` (`subscribe`); with `track`, first set its cursor to that seq.
+    Join { room: String, track: Option<i64>, reply: oneshot::Sender<Result<(), ClientError>> },
+    /// Stop viewing `room`.
+    Leave { room: String, reply: oneshot::Sender<Result<(), ClientError>> },
     AutoReconnect(bool),
     Disconnect,
     Close,
@@ -56,6 +66,7 @@ pub struct Client {
     state: watch::Receiver<ConnectionState>,
     transitions: broadcast::Sender<ConnectionState>,
     handlers: Handlers,
+    hooks: ReconnectHooks,
     next_ref: AtomicU64,
     send_timeout: Duration,
     event_buffer: usize,
@@ -74,16 +85,20 @@ impl Client {
         let (state_tx, state) = watch::channel(ConnectionState::Connecting);
         let (transitions, _) = broadcast::channel(64);
         let handlers = Handlers::default();
+        let hooks = ReconnectHooks::default();
         let client = Self {
             commands,
             state,
             transitions: transitions.clone(),
             handlers: handlers.clone(),
+            hooks: hooks.clone(),
             next_ref: AtomicU64::new(1),
             send_timeout: config.send_timeout,
             event_buffer: config.event_buffer.max(1),
         };
-        tokio::spawn(Driver::new(config, command_rx, state_tx, transitions, handlers).run());
+        // The task owns the connection and ends when the handle is dropped (its command
+        // channel closes) or closed; it is not detached work that outlives the client.
+        tokio::spawn(Driver::new(config, command_rx, state_tx, transitions, handlers, hooks).run());
         client
     }
 
@@ -92,7 +107,7 @@ impl Client {
     /// stream's buffer is full, so read it.
     pub async fn events(&self) -> mpsc::Receiver<Event> {
         let (sender, receiver) = mpsc::channel(self.event_buffer);
-        let _ = self.commands.send(Command::Subscribe(sender)).await;
+        let _ = self.commands.send(Command::Events(sender)).await;
         receiver
     }
 
@@ -103,8 +118,73 @@ impl Client {
         handlers.entry(kind.to_owned()).or_default().push(Arc::new(handler));
     }
 
+    /// Calls `hook` after each successful reconnect (every WebSocket session after the first),
+    /// once the replay of missed events is complete: every replayed event has been delivered
+    /// to handlers and the stream before it runs, and the state is `Reconnected` (then `Live`).
+    /// This is the place to refetch by REST what a replay cannot restore (seed 000's "data sync
+    /// after reconnect"): ephemeral state such as presence, the rooms in
+    /// [`ReconnectInfo::resync_required`] and [`ReconnectInfo::rejoined_without_cursor`].
+    /// Hooks run on the connection task: keep them short (spawn the refetch).
+    pub fn on_reconnected(&self, hook: impl Fn(&ReconnectInfo) + Send + Sync + 'static) {
+        let mut hooks = self.hooks.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        hooks.push(Arc::new(hook));
+    }
+
+    /// Views `room` (a `draft:` or `canvas:` room, or any room the user may join): sends
+    /// `subscribe` (with `after` = the room's cursor when one is known, so nothing after it is
+    /// missed) and joins it again on every reconnect. `Ok` once the server acknowledged the join,
+    /// or, while not connected, once the room is recorded (it is joined when the connection
+    /// is up). `Err(Rejected)` if the server refused it; the room is then forgotten.
+    pub async fn subscribe(&self, room: &str) -> Result<(), ClientError> {
+        self.join(room, None).await
+    }
+
+    /// Records "I have everything in `room` up to `seq`", e.g. the `seq` of a Thread, Draft or
+    /// Canvas just read by REST, and views the room: the SDK delivers exactly the room's
+    /// durable events after `seq` (each once, in order), now and across reconnects. The cursor
+    /// becomes `seq` even when events after it were delivered already (they come again, since
+    /// the object the application loaded predates them). When connected, this sends `subscribe`
+    /// with `after: seq` and returns once the server acknowledged it, that is once the replay
+    /// of the events after `seq` has been delivered; otherwise it returns once recorded and the
+    /// next connect resumes from `seq`. `Err(Rejected)` if the server refused the room (it is
+    /// then forgotten).
+    pub async fn track(&self, room: &str, seq: i64) -> Result<(), ClientError> {
+        self.join(room, Some(seq)).await
+    }
+
+    /// Stops viewing `room`: it is no longer joined on reconnect, and for a `draft:` or
+    /// `canvas:` room an `unsubscribe` is sent (when connected) and the cursor dropped.
+    /// Membership rooms (`user:`, `thread:`) cannot be left and keep delivering. `Ok` once done
+    /// (for a viewed room, once the server acknowledged it), `Err(Rejected)` with the server's
+    /// answer otherwise (e.g. `not_found` when this connection was not in the room).
+    pub async fn unsubscribe(&self, room: &str) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Command::Leave { room: room.to_owned(), reply }, answer).await
+    }
+
+    async fn join(&self, room: &str, track: Option<i64>) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Command::Join { room: room.to_owned(), track, reply }, answer).await
+    }
+
+    /// Sends `command` and waits up to the send timeout for its answer.
+    async fn request(
+        &self,
+        command: Command,
+        answer: oneshot::Receiver<Result<(), ClientError>>,
+    ) -> Result<(), ClientError> {
+        self.commands.send(command).await.map_err(|_| ClientError::Closed)?;
+        match tokio::time::timeout(self.send_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
     /// Sends a frame (`{"type": ..., ...}`) with a fresh `ref` and waits for the server's
     /// `ack` (returned) or `error` (as [`ClientError::Rejected`]), up to the send timeout.
+    /// A `subscribe` frame sent this way counts as [`Client::subscribe`] (with its `after`, as
+    /// [`Client::track`]), and an `unsubscribe` frame as [`Client::unsubscribe`].
     pub async fn send(&self, mut frame: Value) -> Result<Value, ClientError> {
         let Some(object) = frame.as_object_mut().filter(|o| o.get("type").is_some_and(Value::is_string)) else {
             return Err(ClientError::InvalidFrame);

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::Cursors;
 
-/// Produces a token for each (re)connect, so tokens can be refreshed.
+/// Produces a token for each connect attempt, so an expired token is replaced before the SDK
+/// reconnects. Build one with [`ClientConfig::with_token_provider`].
 pub type TokenProvider = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
 
 /// Where the bearer token comes from.
@@ -15,7 +16,10 @@ pub type TokenProvider = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + S
 pub enum TokenSource {
     /// The same token every time.
     Static(String),
-    /// Asked on every connect attempt.
+    /// Asked before every connect attempt (the first connect and each reconnect), and its
+    /// answer is what that attempt (and the long polls until the next attempt) use. It has
+    /// [`ClientConfig::connect_timeout`] to answer; otherwise the attempt counts as failed and
+    /// is retried with the normal backoff.
     Provider(TokenProvider),
 }
 
@@ -29,6 +33,7 @@ impl std::fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
+    /// The token for the next attempt.
     pub(crate) async fn token(&self) -> String {
         match self {
             Self::Static(token) => token.clone(),
@@ -36,6 +41,10 @@ impl TokenSource {
         }
     }
 }
+
+/// The heartbeat interval assumed when the server's `connected` frame does not tell one (the
+/// server's default `--heartbeat-interval`).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How a [`crate::Client`] connects and retries.
 #[derive(Debug, Clone)]
@@ -54,9 +63,26 @@ pub struct ClientConfig {
     pub jitter: bool,
     /// A connection that lived this long resets the backoff schedule (default 10 s).
     pub stable_after: Duration,
-    /// How long [`crate::Client::send`] waits for the `ack`/`error` (default 10 s).
+    /// How long [`crate::Client::send`] (and `subscribe`, `unsubscribe`, `track`) waits for
+    /// the `ack`/`error` (default 10 s).
     pub send_timeout: Duration,
-    /// Cursors to start from (e.g. from objects loaded by REST).
+    /// How long opening the TCP connection (name resolution included) and, for `https://`,
+    /// the TLS handshake may take together (default 10 s). A slower attempt is abandoned and
+    /// retried with the normal backoff.
+    pub connect_timeout: Duration,
+    /// How long the server may take to answer the WebSocket upgrade request, and then again
+    /// to send its `connected` frame (default 10 s each). A slower attempt is abandoned and
+    /// retried with the normal backoff.
+    pub handshake_timeout: Duration,
+    /// The watchdog: once connected, a connection on which nothing at all arrives (no text
+    /// frame, no WebSocket ping or pong) for the server's heartbeat interval (from
+    /// `connected`'s `heartbeat_interval_ms`, else [`DEFAULT_HEARTBEAT_INTERVAL`]) plus this
+    /// long is treated as dead and replaced by a new one (default 10 s, the server's default
+    /// `--heartbeat-timeout`). A network that stops delivering without closing is therefore
+    /// noticed within interval + timeout of its last frame.
+    pub heartbeat_timeout: Duration,
+    /// Cursors to start from (e.g. from objects loaded by REST). Their rooms count as
+    /// tracked, as with [`crate::Client::track`].
     pub cursors: Cursors,
     /// Consecutive failed WebSocket attempts after which events are fetched by long polling
     /// until a WebSocket attempt succeeds again (default 3).
@@ -86,6 +112,9 @@ impl ClientConfig {
             jitter: true,
             stable_after: Duration::from_secs(10),
             send_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(10),
             cursors: Cursors::default(),
             polling_after_failures: 3,
             poll_rooms: Vec::new(),
@@ -95,7 +124,8 @@ impl ClientConfig {
         }
     }
 
-    /// Uses `provider` for a fresh token on every connect.
+    /// Uses `provider` for a fresh token before every connect attempt (see
+    /// [`TokenSource::Provider`]).
     pub fn with_token_provider<F, Fut>(mut self, provider: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,

@@ -29,6 +29,11 @@ impl Cursors {
         self.0.insert(room.to_owned(), seq);
     }
 
+    /// Forgets a room's cursor.
+    pub(crate) fn remove(&mut self, room: &str) {
+        self.0.remove(room);
+    }
+
     /// The cursor of `room`, if known.
     pub fn get(&self, room: &str) -> Option<i64> {
         self.0.get(room).copied()
