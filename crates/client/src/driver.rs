@@ -1,29 +1,28 @@
 //! The connection task: connect, run a session, back off, repeat.
+//!
+//! * `connect` opens a socket within the connect and handshake timeouts.
+//! * `session` runs one connection: the watchdog, rejoining viewed rooms, commands.
+//! * `fallback` long-polls while WebSockets keep failing.
+
+mod connect;
+mod fallback;
+mod session;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use std::time::Duration;
-use tokio::net::TcpStream;
-
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::backoff::Backoff;
-use crate::client::{ClientError, Command, Handlers};
-use crate::polling::{self, Page, PollError};
-use crate::{ClientConfig, ConnectionState, Cursors, Event};
+use crate::client::{ClientError, Command, Handlers, ReconnectHooks};
+use crate::rooms::Rooms;
+use crate::{ClientConfig, ConnectionState, Event, ReconnectInfo};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Close code the server uses for refused credentials: do not retry.
-const UNAUTHORIZED: u16 = 4401;
-/// The `ref` of the ping sent after connecting; its `ack` marks the end of the replay.
-const SYNC_REF: &str = "tandem-sync";
+use connect::ConnectError;
 
 /// The WebSocket settings every Tandem client uses: a 4 KiB read buffer (the 128 KiB default
 /// is zero-filled on every read and dominates client CPU), writes sent as they come.
@@ -33,12 +32,29 @@ pub fn websocket_config() -> WebSocketConfig {
 
 /// How a session ended.
 enum End {
-    /// The connection broke or the server closed it: retry per policy.
+    /// The connection broke, went silent or the server closed it: retry per policy.
     Dropped,
     /// The application asked for a disconnect: retry per policy.
     Disconnected,
     /// Stop for good.
     Stop(String),
+}
+
+/// Who waits for the answer to a frame sent with a `ref`.
+enum Reply {
+    /// An application frame: gets the `ack` (or the `error`).
+    Frame(oneshot::Sender<Result<Value, ClientError>>),
+    /// `subscribe`/`track`/`unsubscribe`: gets done or the refusal.
+    Done(oneshot::Sender<Result<(), ClientError>>),
+    /// A frame the SDK sent by itself.
+    Nobody,
+}
+
+/// A frame waiting for its answer.
+struct Pending {
+    reply: Reply,
+    /// The room a `subscribe` joins, to record the server's answer.
+    joins: Option<String>,
 }
 
 pub(crate) struct Driver {
@@ -47,16 +63,19 @@ pub(crate) struct Driver {
     state: watch::Sender<ConnectionState>,
     transitions: broadcast::Sender<ConnectionState>,
     handlers: Handlers,
+    hooks: ReconnectHooks,
     events: Option<mpsc::Sender<Event>>,
-    cursors: Cursors,
-    pending: HashMap<String, oneshot::Sender<Result<Value, ClientError>>>,
+    rooms: Rooms,
+    pending: HashMap<String, Pending>,
+    /// Counter for the `ref`s of frames the SDK sends by itself.
+    next_ref: u64,
     auto_reconnect: bool,
     /// Consecutive failed WebSocket attempts (polling starts at the configured threshold).
     failures: u32,
     /// The user's id, from `connected` or `/users/me`, to poll the user's own room.
     user_id: Option<String>,
     http: reqwest::Client,
-    tls: std::sync::Arc<rustls::ClientConfig>,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Driver {
@@ -66,8 +85,9 @@ impl Driver {
         state: watch::Sender<ConnectionState>,
         transitions: broadcast::Sender<ConnectionState>,
         handlers: Handlers,
+        hooks: ReconnectHooks,
     ) -> Self {
-        let cursors = config.cursors.clone();
+        let rooms = Rooms::new(config.cursors.clone());
         let tls = crate::tls::client_config(&config.extra_root_certificates);
         let auto_reconnect = config.auto_reconnect;
         Self {
@@ -76,9 +96,11 @@ impl Driver {
             state,
             transitions,
             handlers,
+            hooks,
             events: None,
-            cursors,
+            rooms,
             pending: HashMap::new(),
+            next_ref: 0,
             auto_reconnect,
             failures: 0,
             user_id: None,
@@ -92,12 +114,17 @@ impl Driver {
         let mut reconnecting = false;
         loop {
             self.set_state(ConnectionState::Connecting);
-            let token = self.config.token.token().await;
-            match self.open(&token).await {
-                Ok(socket) => {
+            let attempt = connect::Attempt::new(&self.config, self.tls.clone(), self.rooms.resume_map());
+            let (token, result) = match self.serving_commands(attempt.run()).await {
+                Ok(attempted) => attempted,
+                Err(reason) => return self.stop(reason),
+            };
+            match result {
+                Ok(established) => {
                     self.failures = 0;
+                    self.user_id = Some(established.user_id.clone());
                     let opened = Instant::now();
-                    let end = self.session(socket, reconnecting).await;
+                    let end = self.session(established, reconnecting).await;
                     reconnecting = true;
                     if opened.elapsed() >= self.config.stable_after {
                         backoff.reset();
@@ -106,22 +133,25 @@ impl Driver {
                         return self.stop(reason);
                     }
                 }
-                Err(WsError::Http(response)) if matches!(response.status().as_u16(), 401 | 403) => {
-                    return self.stop(format!("the server refused the credentials ({})", response.status()));
+                Err(ConnectError::Unauthorized(why)) => {
+                    return self.stop(format!("the server refused the credentials ({why})"));
                 }
                 Err(error) => {
                     self.failures += 1;
                     tracing::debug!(%error, failures = self.failures, "connect failed");
                 }
             }
-            self.fail_pending();
+            self.fail_pending(false);
             let retry_at = Instant::now() + backoff.next_delay();
-            let waited = if self.failures >= self.config.polling_after_failures && self.auto_reconnect {
-                self.set_state(ConnectionState::Polling);
-                self.poll_until(retry_at, &token).await
-            } else {
-                self.set_state(ConnectionState::Offline);
-                self.wait_offline(retry_at).await
+            let waited = match token {
+                Some(token) if self.failures >= self.config.polling_after_failures && self.auto_reconnect => {
+                    self.set_state(ConnectionState::Polling);
+                    self.poll_until(retry_at, &token).await
+                }
+                _ => {
+                    self.set_state(ConnectionState::Offline);
+                    self.wait_offline(retry_at).await
+                }
             };
             if let Err(reason) = waited {
                 return self.stop(reason);
@@ -129,17 +159,17 @@ impl Driver {
         }
     }
 
-    async fn open(&self, token: &str) -> Result<Socket, WsError> {
-        let mut url = format!("{}?token={}", self.config.ws_url(), percent_encode(token));
-        if !self.cursors.is_empty() {
-            let cursors = serde_json::to_string(self.cursors.as_map()).unwrap_or_default();
-            url.push_str(&format!("&resume={}", percent_encode(&cursors)));
+    /// Runs `work` (which does not touch the driver) while serving commands as when offline,
+    /// so that `close` or dropping the client is honoured during a long connect. `Err` means
+    /// stop.
+    async fn serving_commands<T>(&mut self, work: impl Future<Output = T>) -> Result<T, String> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                result = &mut work => return Ok(result),
+                command = self.commands.recv() => self.on_offline_command(command)?,
+            }
         }
-        let connector = tokio_tungstenite::Connector::Rustls(self.tls.clone());
-        let (socket, _) =
-            tokio_tungstenite::connect_async_tls_with_config(url, Some(websocket_config()), true, Some(connector))
-                .await?;
-        Ok(socket)
     }
 
     /// Waits until `retry_at` (or, with auto-reconnect off, until it is turned on), serving
@@ -162,192 +192,77 @@ impl Driver {
         }
     }
 
-    /// Long-polls the user's rooms until `retry_at`, delivering events through the same path
-    /// as the socket (cursors, dedupe, handlers, stream). `Err` means stop.
-    async fn poll_until(&mut self, retry_at: Instant, token: &str) -> Result<(), String> {
-        while Instant::now() < retry_at {
-            if self.user_id.is_none() {
-                match polling::me(&self.http, self.config.http_base(), token).await {
-                    Ok(id) => self.user_id = Some(id),
-                    Err(PollError::Unauthorized) => return Err("the server refused the credentials (401)".into()),
-                    Err(PollError::Other(_)) => return self.wait_offline(retry_at).await,
-                }
+    /// Serves a command while not connected. `Err` means stop.
+    fn on_offline_command(&mut self, command: Option<Command>) -> Result<(), String> {
+        match command {
+            None => return Err("the client was dropped".into()),
+            Some(Command::Close) => return Err("closed by the application".into()),
+            Some(Command::Send { reply, .. }) => {
+                let _ = reply.send(Err(ClientError::NotConnected));
             }
-            let mut rooms: Vec<String> = self.cursors.as_map().keys().cloned().collect();
-            rooms.extend(self.config.poll_rooms.iter().cloned());
-            rooms.extend(self.user_id.iter().map(|id| format!("user:{id}")));
-            rooms.sort();
-            rooms.dedup();
-            let wait = self.config.poll_wait.min(retry_at.saturating_duration_since(Instant::now()));
-            let (http, base, cursors) = (&self.http, self.config.http_base(), &self.cursors);
-            let polls = futures_util::future::join_all(rooms.iter().map(|room| {
-                // A room without a cursor is first asked where it stands, without waiting.
-                let (after, wait) = cursors.get(room).map_or((0, Duration::ZERO), |seq| (seq, wait));
-                polling::poll(http, base, token, room, after, wait)
-            }));
-            let pages = tokio::select! {
-                pages = polls => pages,
-                () = sleep_until(retry_at) => return Ok(()),
-                command = self.commands.recv() => {
-                    self.on_offline_command(command)?;
-                    continue;
+            Some(Command::Events(events)) => self.events = Some(events),
+            Some(Command::Join { room, track, reply }) => {
+                // Recorded: the next connect resumes or subscribes it.
+                match track {
+                    Some(seq) => self.rooms.track(&room, seq),
+                    None => self.rooms.view(&room),
                 }
-            };
-            let mut progressed = false;
-            for page in pages {
-                match page {
-                    Ok(page) => progressed |= self.on_page(page).await,
-                    Err(PollError::Unauthorized) => return Err("the server refused the credentials (401)".into()),
-                    Err(PollError::Other(error)) => tracing::debug!(%error, "poll failed"),
-                }
+                let _ = reply.send(Ok(()));
             }
-            if !progressed {
-                // Every poll failed or returned at once with nothing: do not spin.
-                tokio::select! {
-                    () = sleep_until((Instant::now() + Duration::from_millis(500)).min(retry_at)) => {}
-                    command = self.commands.recv() => self.on_offline_command(command)?,
-                }
+            Some(Command::Leave { room, reply }) => {
+                self.rooms.forget(&room);
+                let _ = reply.send(Ok(()));
             }
+            Some(Command::AutoReconnect(enabled)) => self.auto_reconnect = enabled,
+            Some(Command::Disconnect) => {}
         }
         Ok(())
     }
 
-    /// Delivers a polled page. Returns whether the poll made progress (events, or a cursor
-    /// learnt), i.e. whether polling again at once is useful.
-    async fn on_page(&mut self, page: Page) -> bool {
-        let Some(cursor) = self.cursors.get(&page.room) else {
-            self.cursors.set(&page.room, page.last_seq);
-            return true;
-        };
-        if page.resync_required {
-            let frame = serde_json::json!({"type": "resync_required", "room": page.room, "last_seq": page.last_seq});
-            self.on_frame(frame, &mut Vec::new()).await;
-            return true;
-        }
-        let progressed = !page.events.is_empty() || page.last_seq > cursor;
-        for event in page.events {
-            self.on_frame(event, &mut Vec::new()).await;
-        }
-        progressed
+    /// A fresh `ref` for a frame the SDK sends by itself.
+    fn internal_ref(&mut self) -> String {
+        self.next_ref += 1;
+        format!("tandem-{}", self.next_ref)
     }
 
-    /// Serves a command while not connected. `Err` means stop.
-    fn on_offline_command(&mut self, command: Option<Command>) -> Result<(), String> {
-        match command {
-            None => Err("the client was dropped".into()),
-            Some(Command::Close) => Err("closed by the application".into()),
-            Some(Command::Send { reply, .. }) => {
-                let _ = reply.send(Err(ClientError::NotConnected));
-                Ok(())
-            }
-            Some(Command::Subscribe(events)) => {
-                self.events = Some(events);
-                Ok(())
-            }
-            Some(Command::AutoReconnect(enabled)) => {
-                self.auto_reconnect = enabled;
-                Ok(())
-            }
-            Some(Command::Disconnect) => Ok(()),
-        }
-    }
-
-    async fn session(&mut self, socket: Socket, reconnecting: bool) -> End {
-        let (mut sink, mut stream) = socket.split();
-        let resumed = !self.cursors.is_empty();
-        let mut resync_required = Vec::new();
-        let mut synced = false;
-        if sink.send(Message::text(json!({"type": "ping", "ref": SYNC_REF}).to_string())).await.is_err() {
-            return End::Dropped;
-        }
-        loop {
-            tokio::select! {
-                message = stream.next() => match message {
-                    Some(Ok(Message::Text(text))) => {
-                        let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
-                        if frame["type"] == "connected" {
-                            self.user_id = frame["user_id"].as_str().map(str::to_owned);
-                        }
-                        if frame["type"] == "ping" {
-                            let _ = sink.send(Message::text(r#"{"type":"pong"}"#)).await;
-                            continue;
-                        }
-                        if !synced && frame["type"] == "ack" && frame["ref"] == SYNC_REF {
-                            synced = true;
-                            if reconnecting {
-                                let rooms = std::mem::take(&mut resync_required);
-                                self.set_state(ConnectionState::Reconnected { resumed, resync_required: rooms });
-                            }
-                            self.set_state(ConnectionState::Live);
-                            continue;
-                        }
-                        if !synced && frame["type"] == "pong" {
-                            continue; // the answer to the sync ping
-                        }
-                        self.on_frame(frame, &mut resync_required).await;
-                    }
-                    Some(Ok(Message::Close(close))) => {
-                        return match close.map(|c| u16::from(c.code)) {
-                            Some(UNAUTHORIZED) => End::Stop("the server refused the credentials (4401)".into()),
-                            _ => End::Dropped,
-                        };
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return End::Dropped,
-                },
-                command = self.commands.recv() => match command {
-                    Some(Command::Send { frame, reply }) => {
-                        let reference = frame["ref"].as_str().unwrap_or_default().to_owned();
-                        if sink.send(Message::text(frame.to_string())).await.is_err() {
-                            let _ = reply.send(Err(ClientError::NotConnected));
-                            return End::Dropped;
-                        }
-                        self.pending.insert(reference, reply);
-                    }
-                    Some(Command::Subscribe(events)) => self.events = Some(events),
-                    Some(Command::AutoReconnect(enabled)) => self.auto_reconnect = enabled,
-                    Some(Command::Disconnect) => {
-                        let _ = sink.close().await;
-                        return End::Disconnected;
-                    }
-                    Some(Command::Close) => {
-                        let _ = sink.close().await;
-                        return End::Stop("closed by the application".into());
-                    }
-                    None => {
-                        let _ = sink.close().await;
-                        return End::Stop("the client was dropped".into());
-                    }
-                },
-            }
-        }
-    }
-
-    /// Answers pending `send`s, tracks cursors, drops duplicates, delivers the rest.
+    /// Answers pending requests, tracks cursors, drops duplicates, delivers the rest.
+    /// `resync_required` collects the rooms the server asked to resync.
     async fn on_frame(&mut self, frame: Value, resync_required: &mut Vec<String>) {
         if let Some(reference) = frame["ref"].as_str()
-            && let Some(reply) = self.pending.remove(reference)
+            && let Some(pending) = self.pending.remove(reference)
         {
-            let result = if frame["type"] == "error" {
-                Err(ClientError::Rejected {
-                    code: frame["code"].as_str().unwrap_or_default().to_owned(),
-                    message: frame["message"].as_str().unwrap_or_default().to_owned(),
-                })
-            } else {
-                Ok(frame)
-            };
-            let _ = reply.send(result);
+            let refused = (frame["type"] == "error").then(|| ClientError::Rejected {
+                code: frame["code"].as_str().unwrap_or_default().to_owned(),
+                message: frame["message"].as_str().unwrap_or_default().to_owned(),
+            });
+            if let Some(room) = &pending.joins {
+                let code = match &refused {
+                    Some(ClientError::Rejected { code, .. }) => Some(code.as_str()),
+                    _ => None,
+                };
+                self.rooms.answered(room, reference, code);
+            }
+            match (pending.reply, refused) {
+                (Reply::Frame(reply), None) => drop(reply.send(Ok(frame))),
+                (Reply::Frame(reply), Some(error)) => drop(reply.send(Err(error))),
+                (Reply::Done(reply), None) => drop(reply.send(Ok(()))),
+                (Reply::Done(reply), Some(error)) => drop(reply.send(Err(error))),
+                (Reply::Nobody, None) => {}
+                (Reply::Nobody, Some(error)) => {
+                    tracing::warn!(room = pending.joins.as_deref(), %error, "the server refused a room on rejoin");
+                }
+            }
             return;
         }
-        if frame["type"] == "resync_required"
+        if frame["type"] == Event::RESYNC_REQUIRED
             && let Some(room) = frame["room"].as_str()
         {
-            self.cursors.set(room, frame["last_seq"].as_i64().unwrap_or(0));
+            self.rooms.set(room, frame["last_seq"].as_i64().unwrap_or(0));
             resync_required.push(room.to_owned());
         } else if let (Some(room), Some(seq)) = (frame["room"].as_str(), frame["seq"].as_i64())
-            && !self.cursors.accept(room, seq)
+            && !self.rooms.accept(room, seq)
         {
-            return; // already delivered
+            return; // already delivered, or comes again in the replay under way
         }
         self.deliver(Event::new(frame)).await;
     }
@@ -367,20 +282,36 @@ impl Driver {
         }
     }
 
+    /// Runs the `on_reconnected` hooks.
+    fn reconnected(&self, info: &ReconnectInfo) {
+        let hooks = self.hooks.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        for hook in hooks {
+            hook(info);
+        }
+    }
+
     /// Publishes a state to the watch (current value) and the transition stream.
     fn set_state(&self, state: ConnectionState) {
         let _ = self.transitions.send(state.clone());
         self.state.send_replace(state);
     }
 
-    fn fail_pending(&mut self) {
-        for (_, reply) in self.pending.drain() {
-            let _ = reply.send(Err(ClientError::NotConnected));
+    /// The connection is gone: answers everything still waiting. Unless `stopping`, a
+    /// `subscribe`/`track` in flight is done (the room is recorded and joined again on the next
+    /// connect), as is an `unsubscribe` (the connection that was in the room is gone).
+    fn fail_pending(&mut self, stopping: bool) {
+        self.rooms.connection_ended();
+        for (_, pending) in self.pending.drain() {
+            match pending.reply {
+                Reply::Frame(reply) => drop(reply.send(Err(ClientError::NotConnected))),
+                Reply::Done(reply) => drop(reply.send(if stopping { Err(ClientError::Closed) } else { Ok(()) })),
+                Reply::Nobody => {}
+            }
         }
     }
 
     fn stop(&mut self, reason: String) {
-        self.fail_pending();
+        self.fail_pending(true);
         tracing::debug!(%reason, "client stopped");
         self.set_state(ConnectionState::Stopped { reason });
     }

@@ -14,11 +14,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-/// Writes `frames` text messages at once (one flush), so most of them are still unread in the
-/// server's socket when it decides to close.
-async fn flood(ws: &mut WsClient, frames: usize) {
-    for _ in 0..frames {
-        ws.socket.feed(Message::text(json!({"type": "ping"}).to_string())).await.expect("queue");
+/// Writes `frames` as text messages at once (one flush), so most of them are still unread in
+/// the server's socket when it decides to close.
+async fn write_at_once(ws: &mut WsClient, frames: impl IntoIterator<Item = String>) {
+    for frame in frames {
+        ws.socket.feed(Message::text(frame)).await.expect("queue");
     }
     ws.socket.flush().await.expect("send");
 }
@@ -38,7 +38,7 @@ both_engines! {
         }).await else { return };
         let (_, token) = server.sign_up("alice").await;
         let mut ws = server.connect(&token).await;
-        flood(&mut ws, 1000).await;
+        write_at_once(&mut ws, std::iter::repeat_n(json!({"type": "ping"}).to_string(), 1000)).await;
         let mut limited = 0;
         let ended = loop {
             match ws.next_or_end().await {
@@ -56,18 +56,14 @@ both_engines! {
         let (_, token) = server.sign_up("alice").await;
         let mut ws = server.connect(&token).await;
         // 256 KiB: far more than the server reads before it refuses the frame at its header.
-        let big = json!({"type": "ping", "pad": "x".repeat(256 * 1024)}).to_string();
-        ws.socket.feed(Message::text(big)).await.expect("queue");
-        ws.socket.flush().await.expect("send");
+        write_at_once(&mut ws, [json!({"type": "ping", "pad": "x".repeat(256 * 1024)}).to_string()]).await;
         assert_eq!(ws.ended().await, Ended::Closed(1009));
     }
 
     async fn an_oversized_first_frame_gets_the_error_and_the_4401_close(engine: Engine) {
         let Some(server) = TestServer::start_with(engine, |c| c.max_frame_size = 1024).await else { return };
         let mut ws = WsClient::open(&server.ws_url("")).await.expect("upgrade");
-        let big = json!({"type": "auth", "token": "x".repeat(256 * 1024)}).to_string();
-        ws.socket.feed(Message::text(big)).await.expect("queue");
-        ws.socket.flush().await.expect("send");
+        write_at_once(&mut ws, [json!({"type": "auth", "token": "x".repeat(256 * 1024)}).to_string()]).await;
         assert_eq!(ws.next_or_end().await.expect("the error frame")["code"], "unauthorized");
         assert_eq!(ws.ended().await, Ended::Closed(4401));
     }
@@ -83,10 +79,7 @@ both_engines! {
         ws.assert_nothing_pending().await;
         // Each of these costs the server a store query, so most are still unread at shutdown.
         let subscribe = json!({"type": "subscribe", "room": "canvas:000000000000000000000000"}).to_string();
-        for _ in 0..2000 {
-            ws.socket.feed(Message::text(subscribe.clone())).await.expect("queue");
-        }
-        ws.socket.flush().await.expect("send");
+        write_at_once(&mut ws, std::iter::repeat_n(subscribe, 2000)).await;
         let stopping = tokio::spawn(server.stop());
         let ended = loop {
             match ws.next_or_end().await {
