@@ -309,7 +309,11 @@ both_engines! {
         assert_error(&server.call("POST", path, Some("wrong"), Some(event.clone())).await, 401, "unauthorized");
         assert_error(&server.call("POST", path, Some(&token), Some(event.clone())).await, 401, "unauthorized");
         assert_error(&server.call("POST", path, Some(KEY), Some(json!({"no": "type"}))).await, 400, "validation_failed");
-        assert_error(&server.call("POST", path, Some(KEY), Some(json!({"type": "ack"}))).await, 400, "validation_failed");
+        // Every frame type of the protocol is refused, so a backend cannot forge one.
+        for reserved in ["ack", "canvas_viewers", "tile_mention", "user_profile_updated", "message_created", "collab.ring_passed", "subscribe"] {
+            let response = server.call("POST", path, Some(KEY), Some(json!({"type": reserved}))).await;
+            assert_error(&response, 400, "validation_failed");
+        }
         assert_error(&server.call("POST", path, Some(KEY), Some(json!([1, 2]))).await, 422, "invalid_body");
         assert_error(&server.call("POST", "/api/v1/rooms/lobby/publish", Some(KEY), Some(event)).await, 400, "validation_failed");
         let (_, page) = server.call("GET", "/api/v1/rooms/thread:t/events", Some(&token), None).await;

@@ -1,28 +1,13 @@
 //! Durable events: appended to the room's log with the next seq, then published live.
 
 use serde_json::{Map, Value};
-use tandem_protocol::ws::ClientFrame;
+use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
 use super::{DomainError, rooms};
 use crate::clock;
 use crate::hub::{Except, Frame, Hub};
 use crate::store::{Store, StoredEvent};
 
-/// Frame types the server itself uses; an app backend may not publish them.
-const RESERVED_TYPES: &[&str] = &[
-    "connected",
-    "ping",
-    "pong",
-    "ack",
-    "error",
-    "resync_required",
-    "online_users",
-    "user_status_changed",
-    "user_joined",
-    "user_left",
-    "user_typing",
-    "user_presence_update",
-];
 /// Longest accepted event type.
 const TYPE_MAX: usize = 64;
 
@@ -78,7 +63,7 @@ pub async fn publish_from_backend(
     if kind.is_empty() || kind.len() > TYPE_MAX {
         return Err(DomainError::Invalid(format!("\"type\" must be 1 to {TYPE_MAX} characters")));
     }
-    if RESERVED_TYPES.contains(&kind) || ClientFrame::TYPES.contains(&kind) {
+    if ServerFrame::TYPES.contains(&kind) || ClientFrame::TYPES.contains(&kind) {
         return Err(DomainError::Invalid(format!("\"{kind}\" is a protocol frame type; choose another")));
     }
     let room_value = Value::from(room);
