@@ -8,17 +8,56 @@
 //! registers handlers with [`Client::on`], sends frames with [`Client::send`] (resolved by the
 //! server's `ack` or `error`), and watches [`ConnectionState`] to show Live / Syncing / Offline.
 //!
-//! ```no_run
-//! use tandem_client::{Client, ClientConfig, ConnectionState};
+//! # Dead connections and timeouts
 //!
-//! # async fn demo() -> Result<(), tandem_client::ClientError> {
+//! Every step of a connect attempt is bounded, and a step that takes too long fails the
+//! attempt, which is retried with the normal backoff: TCP connect plus TLS within
+//! [`ClientConfig::connect_timeout`], the answer to the WebSocket upgrade and then the
+//! `connected` frame each within [`ClientConfig::handshake_timeout`] (10 s each by default).
+//! Once connected, a watchdog treats the connection as dead when nothing at all (no text
+//! frame, no WebSocket ping or pong) arrives for the server's heartbeat interval (told by
+//! `connected`) plus [`ClientConfig::heartbeat_timeout`] (10 s by default), and reconnects:
+//! a network that silently stops delivering is noticed within that bound.
+//!
+//! # Rooms, cursors and reconnects
+//!
+//! The client keeps a cursor (the last delivered `seq`) for every room it receives durable
+//! events in, and gives them to the server at each connect (`?resume=`), so the events missed
+//! meanwhile are replayed, exactly once, before live ones. Thread and user rooms are joined by
+//! the server automatically; rooms that are joined while viewed (`draft:`, `canvas:`) are joined
+//! with [`Client::subscribe`], and joined again after every reconnect, with their cursor when
+//! one is known. [`Client::track`] records the `seq` of an object read by REST ("I have
+//! everything in this room up to `seq`"): the client then delivers exactly the room's events
+//! after it, also across reconnects.
+//!
+//! After each reconnect, once the replay is complete, the state becomes
+//! [`ConnectionState::Reconnected`] and the [`Client::on_reconnected`] hooks run with a
+//! [`ReconnectInfo`]: the place to refetch by REST what a replay cannot restore. A room whose
+//! history no longer reaches the cursor (pruned by retention) is not replayed; the server
+//! answers `resync_required`, which reaches the application as an event for which
+//! [`Event::resynced`] names the room, and the room's events continue from the server's newest
+//! seq.
+//!
+//! A [`TokenSource::Provider`] (see [`ClientConfig::with_token_provider`]) is asked for a token
+//! before every connect attempt, so an expired token is replaced before the client reconnects.
+//! A token the server refuses stops the client (no retry storm).
+//!
+//! ```no_run
+//! use tandem_client::{Api, Client, ClientConfig, ConnectionState};
+//!
+//! # async fn demo(draft_id: &str) -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::connect(ClientConfig::new("http://127.0.0.1:8080", "TOKEN"));
 //! client.on("message_created", |event| println!("new message: {}", event.json()));
+//! client.on_reconnected(|info| println!("back; refetch {:?}", info.resync_required));
 //! let mut state = client.state();
 //! while *state.borrow_and_update() != ConnectionState::Live {
 //!     let _ = state.changed().await;
 //! }
 //! client.send(serde_json::json!({"type": "list_users"})).await?;
+//!
+//! // Show a draft: load it by REST, then receive exactly the changes made since.
+//! let draft = Api::new("http://127.0.0.1:8080").with_token("TOKEN").draft(draft_id).await?;
+//! client.track(&format!("draft:{}", draft.id), draft.seq).await?;
 //! # Ok(()) }
 //! ```
 
@@ -30,14 +69,15 @@ mod driver;
 mod event;
 mod polling;
 pub mod rest;
+mod rooms;
 mod tls;
 
 pub use backoff::{Backoff, full_jitter};
 pub use client::{Client, ClientError};
-pub use config::{ClientConfig, TokenSource};
+pub use config::{ClientConfig, DEFAULT_HEARTBEAT_INTERVAL, TokenProvider, TokenSource};
 pub use cursors::Cursors;
 pub use driver::websocket_config;
-pub use event::Event;
+pub use event::{Event, ReconnectInfo};
 pub use rest::{Api, RestError};
 
 /// Where the connection stands (seed 003's Live / Syncing / Offline badge, made precise).
@@ -53,7 +93,8 @@ pub enum ConnectionState {
     Offline,
     /// Connected again after a disconnect, and the replay of missed events is complete.
     /// `resync_required` lists rooms whose history no longer reaches the client's cursor:
-    /// refetch those objects by REST. `Live` follows.
+    /// refetch those objects by REST. The [`Client::on_reconnected`] hooks run right after this
+    /// state is published, and `Live` follows.
     Reconnected {
         /// Whether cursors were sent (and missed events replayed).
         resumed: bool,
