@@ -5,7 +5,8 @@
 //! ```
 //! Lines typed on stdin are posted as messages (`{"text": line}`); messages, presence changes
 //! and membership events of the thread are printed as they arrive, and the connection state is
-//! shown when it changes (it reconnects and catches up by itself).
+//! shown when it changes (it reconnects and catches up by itself, from the `seq` the thread
+//! was read at).
 
 use tandem_client::{Api, Client, ClientConfig, ConnectionState};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -25,6 +26,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let client = Client::connect(ClientConfig::new(&base, token));
     let mut events = client.events().await;
+    // The thread was read at `thread.seq`: receive exactly what happened after it, also
+    // across reconnects.
+    client.track(&format!("thread:{thread_id}"), thread.seq).await?;
+    client.on_reconnected(|info| {
+        if !info.resync_required.is_empty() {
+            eprintln!("! some history was pruned while offline; restart to reload the thread");
+        }
+    });
     let mut states = client.state_changes();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {

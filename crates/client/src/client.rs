@@ -48,13 +48,23 @@ pub(crate) type ReconnectHooks = Arc<RwLock<Vec<ReconnectHook>>>;
 /// What the handle asks the connection task.
 pub(crate) enum Command {
     /// An application frame, answered by its `ack`/`error`.
-    Send { frame: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Send {
+        frame: Value,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
     /// Start delivering events to this stream.
     Events(mpsc::Sender<Event>),
     /// View `room` (`subscribe`); with `track`, first set its cursor to that seq.
-    Join { room: String, track: Option<i64>, reply: oneshot::Sender<Result<(), ClientError>> },
+    Join {
+        room: String,
+        track: Option<i64>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     /// Stop viewing `room`.
-    Leave { room: String, reply: oneshot::Sender<Result<(), ClientError>> },
+    Leave {
+        room: String,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     AutoReconnect(bool),
     Disconnect,
     Close,
@@ -147,7 +157,8 @@ impl Client {
     /// with `after: seq` and returns once the server acknowledged it, that is once the replay
     /// of the events after `seq` has been delivered; otherwise it returns once recorded and the
     /// next connect resumes from `seq`. `Err(Rejected)` if the server refused the room (it is
-    /// then forgotten).
+    /// then forgotten). `Err(Timeout)` after the send timeout (a long replay) does not undo
+    /// the tracking: the replay goes on and its events are delivered.
     pub async fn track(&self, room: &str, seq: i64) -> Result<(), ClientError> {
         self.join(room, Some(seq)).await
     }

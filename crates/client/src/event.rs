@@ -64,7 +64,8 @@ impl Event {
 /// of missed events is complete (every replayed event was delivered before the hook runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconnectInfo {
-    /// Whether cursors were given to the server at connect (and missed events replayed).
+    /// Whether any cursor was given to the server (in the connect-time resume map, or as
+    /// the `after` of a viewed room's `subscribe`), i.e. whether missed events were replayed.
     pub resumed: bool,
     /// Rooms the server answered `resync_required` for during the replay: their missed events
     /// are gone, refetch these objects by REST (each also came as an [`Event::resynced`]).

@@ -22,13 +22,15 @@
 //! # Rooms, cursors and reconnects
 //!
 //! The client keeps a cursor (the last delivered `seq`) for every room it receives durable
-//! events in, and gives them to the server at each connect (`?resume=`), so the events missed
-//! meanwhile are replayed, exactly once, before live ones. Thread and user rooms are joined by
-//! the server automatically; rooms that are joined while viewed (`draft:`, `canvas:`) are joined
-//! with [`Client::subscribe`], and joined again after every reconnect, with their cursor when
-//! one is known. [`Client::track`] records the `seq` of an object read by REST ("I have
-//! everything in this room up to `seq`"): the client then delivers exactly the room's events
-//! after it, also across reconnects.
+//! events in, and gives them back on each reconnect, so the events missed meanwhile are
+//! replayed, exactly once and in order, before live ones. Thread and user rooms are joined by
+//! the server automatically; their cursors go in the connect URL (`?resume=`). Rooms that are
+//! joined while viewed (`draft:`, `canvas:`) are joined with [`Client::subscribe`], and joined
+//! again after every reconnect with `subscribe` and `after` = their cursor (a viewed room
+//! without a cursor yet is joined live; see [`ReconnectInfo::rejoined_without_cursor`]).
+//! [`Client::track`] records the `seq` of an object read by REST ("I have everything in this
+//! room up to `seq`"): the client then delivers exactly the room's events after it, also
+//! across reconnects.
 //!
 //! After each reconnect, once the replay is complete, the state becomes
 //! [`ConnectionState::Reconnected`] and the [`Client::on_reconnected`] hooks run with a
@@ -96,7 +98,8 @@ pub enum ConnectionState {
     /// refetch those objects by REST. The [`Client::on_reconnected`] hooks run right after this
     /// state is published, and `Live` follows.
     Reconnected {
-        /// Whether cursors were sent (and missed events replayed).
+        /// Whether cursors were sent (at connect, or as `subscribe`'s `after` for viewed
+        /// rooms) and missed events replayed.
         resumed: bool,
         /// Rooms to refetch.
         resync_required: Vec<String>,
