@@ -110,9 +110,9 @@ impl Rooms {
 
     /// The cursors to give the server at connect: those of membership rooms (`user:`,
     /// `thread:`). Viewed-kind rooms are joined after connecting with `subscribe` and `after`
-    /// instead (see [`Rooms::to_join`]): the same exactly-once replay, and unlike a
-    /// connect-time cursor it also runs the server's viewer bookkeeping (a canvas's
-    /// `canvas_viewers`, `user_joined` to the others).
+    /// instead (see [`Rooms::to_join`]): the same exactly-once replay and viewer bookkeeping (a
+    /// canvas's `canvas_viewers`, `user_joined` to the others), with each rejoin answered on
+    /// its own.
     pub(crate) fn resume_map(&self) -> BTreeMap<String, i64> {
         self.resume_map_keys().filter_map(|room| Some((room.clone(), self.cursors.get(room)?))).collect()
     }

@@ -17,7 +17,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::handshake::Socket;
 use super::writer::{self, WriterSettings};
-use super::{closing, reader, recovery};
+use super::{closing, handlers, reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
 use crate::http::AppState;
@@ -114,6 +114,8 @@ async fn live(
         let mut reader = pin!(async {
             for (room, after) in &cursors {
                 Box::pin(recovery::replay(&state.store, &state.hub, &session.connection, room, *after)).await;
+                // A viewer that comes back is announced again (API.md §4).
+                Box::pin(handlers::viewer_resumed(&session, room)).await;
             }
             reader::run(&mut stream, &session).await
         });

@@ -20,6 +20,20 @@ pub enum Reply {
     Frame(ServerFrame),
 }
 
+/// Announces this connection as a viewer of `room` after it joined the room through resume
+/// cursors, as `subscribe` does: the other users get `user_joined` if this is the user's first
+/// connection there, and this connection gets `canvas_viewers`. Rooms other than canvases need
+/// nothing. A failure is logged; the room stays joined either way.
+pub async fn viewer_resumed(session: &Session, room: &str) {
+    match canvas::after_subscribe(session, room).await {
+        Ok(Reply::Frame(frame)) => {
+            session.connection.send(crate::hub::encode(&frame));
+        }
+        Ok(Reply::Done) => {}
+        Err(error) => tracing::warn!(room, %error, "could not announce a resumed viewer"),
+    }
+}
+
 /// Routes one decoded frame to its handler.
 pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, DomainError> {
     match frame {

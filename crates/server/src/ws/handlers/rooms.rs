@@ -39,17 +39,22 @@ pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> 
 }
 
 /// Replays every listed room after its cursor (all rooms are authorised first; one refusal
-/// refuses the whole frame). Viewed rooms not yet joined are joined. Events this connection
-/// already received live may be sent again; clients dedupe by `(room, seq)`.
+/// refuses the whole frame). Viewed rooms not yet joined are joined, and announced as by
+/// `subscribe`. Events this connection already received live may be sent again; clients dedupe
+/// by `(room, seq)`.
 pub async fn resume(session: &Session, cursors: &Cursors) -> Result<Reply, DomainError> {
     let user_id = session.connection.user_id();
     for room in cursors.keys() {
         rooms::authorize(&session.state.store, user_id, room).await?;
     }
     for (room, after) in cursors {
+        let joined = !session.connection.in_room(room);
         session.connection.begin_recovery(room);
         session.state.hub.registry().subscribe(&session.connection, room);
         recovery::replay(&session.state.store, &session.state.hub, &session.connection, room, *after).await;
+        if joined {
+            super::viewer_resumed(session, room).await;
+        }
     }
     Ok(Reply::Done)
 }
