@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use rustls::pki_types::ServerName;
 use serde_json::Value;
+use tandem_protocol::ws::close_code::UNAUTHORIZED;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -20,9 +21,6 @@ use crate::{ClientConfig, TokenSource};
 
 /// A WebSocket to the server, over TLS or not.
 pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Close code the server uses for refused credentials: do not retry.
-const UNAUTHORIZED: u16 = 4401;
 
 /// Why an attempt failed.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tandem_protocol::ws::close_code::UNAUTHORIZED;
 use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -15,8 +16,6 @@ use crate::{ConnectionState, ReconnectInfo};
 
 type Sink = SplitSink<Socket, Message>;
 
-/// Close code the server uses for refused credentials: do not retry.
-const UNAUTHORIZED: u16 = 4401;
 /// The `ref` of the ping sent after connecting; its `ack` marks the end of the replay (frames
 /// are answered in order, and connect-time replays come before the first frame is read).
 const SYNC_REF: &str = "tandem-sync";

@@ -21,8 +21,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::TaskTracker;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
-/// An accepted WebSocket: tungstenite over the upgraded connection, whose stream stays
-/// reachable through [`WebSocketStream::get_mut`].
+/// An accepted WebSocket: tungstenite over the upgraded connection, whose TCP stream stays
+/// reachable ([`WebSocketStream::into_inner`], used by [`super::closing`]).
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Why a request to `/ws` is not a WebSocket upgrade (answered with 426).
