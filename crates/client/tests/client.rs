@@ -55,12 +55,12 @@ impl Running {
 
 async fn publish(store: &Store, hub: Option<&tandem_server::hub::Hub>, room: &str, n: i64) {
     let room_owned = room.to_owned();
-    let build = move |seq: i64, ts: i64| {
-        json!({"type": "note", "n": n, "room": room_owned, "seq": seq, "timestamp": ts}).to_string()
+    let build = move |e: &tandem_server::store::Envelope<'_>| {
+        json!({"type": "note", "n": n, "room": room_owned, "seq": e.seq, "timestamp": e.timestamp}).to_string()
     };
     match hub {
         Some(hub) => {
-            tandem_server::domain::events::append_and_publish(store, hub, room, build).await.expect("publish");
+            tandem_server::domain::events::append_and_publish(store, hub, &tandem_server::room::Room::parse(room).expect("room"), build).await.expect("publish");
         }
         None => {
             let now = tandem_server::clock::now_ms();

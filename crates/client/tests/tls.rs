@@ -75,8 +75,9 @@ async fn wss_and_https_work_with_a_self_signed_certificate() {
     .expect("live over wss");
     let room = format!("user:{}", signed_up.user.id);
     let room_owned = room.clone();
-    tandem_server::domain::events::append_and_publish(&store, &hub, &room, move |seq, ts| {
-        json!({"type": "note", "room": room_owned, "seq": seq, "timestamp": ts}).to_string()
+    let room = tandem_server::room::Room::parse(&room).expect("room");
+    tandem_server::domain::events::append_and_publish(&store, &hub, &room, move |e: &tandem_server::store::Envelope<'_>| {
+        json!({"type": "note", "room": room_owned, "seq": e.seq, "timestamp": e.timestamp}).to_string()
     })
     .await
     .expect("publish");

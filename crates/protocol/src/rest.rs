@@ -229,6 +229,9 @@ pub struct Message {
     pub snapshot: Box<serde_json::value::RawValue>,
     /// When it was posted (RFC 3339).
     pub created_at: String,
+    /// When its snapshot was last edited (RFC 3339); absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
 }
 
 /// `GET /api/v1/threads/{id}/messages`: a page of messages, newest first.

@@ -11,8 +11,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
-use crate::domain::canvas_activity::Activity;
-use crate::http::{self, AppState};
+use crate::http;
+use crate::state::AppState;
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
@@ -70,7 +70,6 @@ impl Server {
             auth: Arc::new(auth),
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
-            canvas_activity: Arc::new(Activity::new(hub.clone())),
             hub,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -103,6 +102,7 @@ impl Server {
         let (tasks, shutdown) = (state.tasks.clone(), state.shutdown.clone());
         let grace = state.config.shutdown_timeout;
         let store = state.store.clone();
+        let hub = state.hub.clone();
         tasks.spawn(metrics_upkeep(state.metrics.clone(), shutdown.clone()));
         tasks.spawn(retention(store.clone(), Retention::from(state.config.as_ref()), shutdown.clone()));
         tracing::info!(addr = %listener.local_addr()?, engine = store.engine_name(), "tandem listening");
@@ -124,7 +124,11 @@ impl Server {
             () = deadline => tracing::warn!(?grace, "graceful shutdown timed out; abandoning open requests"),
         }
         tasks.close();
-        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        let stopped = async {
+            tasks.wait().await;
+            hub.close().await;
+        };
+        if tokio::time::timeout(grace, stopped).await.is_err() {
             tracing::warn!("background tasks did not stop in time");
         }
         store.close().await;

@@ -8,14 +8,16 @@ use std::time::{Duration, Instant};
 use common::{TestServer, WsClient, assert_error, id};
 use serde_json::{Value, json};
 use tandem_server::domain::events::append_and_publish;
+use tandem_server::room::Room;
+use tandem_server::store::Envelope;
 
 const KEY: &str = "backend-key";
 
 /// Publishes one durable `note` event into `room` the way domains do; returns its seq.
 async fn publish(server: &TestServer, room: &str, n: i64) -> i64 {
     let room_owned = room.to_owned();
-    append_and_publish(&server.store, &server.hub, room, move |seq, timestamp| {
-        json!({"type": "note", "n": n, "room": room_owned, "seq": seq, "timestamp": timestamp}).to_string()
+    append_and_publish(&server.store, &server.hub, &Room::parse(room).expect("room"), move |e: &Envelope<'_>| {
+        json!({"type": "note", "n": n, "room": room_owned, "seq": e.seq, "timestamp": e.timestamp}).to_string()
     })
     .await
     .expect("publish")
@@ -135,8 +137,9 @@ both_engines! {
             let (store, hub) = (server.store.clone(), server.hub.clone());
             tokio::spawn(async move {
                 for n in 101..=TOTAL {
-                    append_and_publish(&store, &hub, "thread:t", move |seq, ts| {
-                        json!({"type": "note", "n": n, "room": "thread:t", "seq": seq, "timestamp": ts}).to_string()
+                    append_and_publish(&store, &hub, &Room::thread("t"), move |e: &Envelope<'_>| {
+                        json!({"type": "note", "n": n, "room": "thread:t", "seq": e.seq, "timestamp": e.timestamp})
+                            .to_string()
                     })
                     .await
                     .expect("publish");

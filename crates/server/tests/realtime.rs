@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::{Ended, TestServer, WsClient, id};
 use serde_json::{Value, json};
-use tandem_server::hub::{Frame, user_room};
+use tandem_server::hub::Frame;
+use tandem_server::room::Room;
 
 both_engines! {
     async fn auth_by_query_token_gets_connected_frame(engine: Engine) {
@@ -105,24 +106,41 @@ both_engines! {
         assert!(me["last_online"].as_str().is_some(), "last_online written on the last close: {me}");
     }
 
-    async fn presence_reaches_thread_co_members_only(engine: Engine) {
+    async fn presence_reaches_co_members_of_threads_drafts_and_canvases_only(engine: Engine) {
         let Some(server) = TestServer::start(engine).await else { return };
         let (alice, alice_token) = server.sign_up("alice").await;
         let (bob, bob_token) = server.sign_up("bob").await;
         let (carol, carol_token) = server.sign_up("carol").await;
-        // Bob shares a thread with Alice; Carol shares only a canvas and a draft with her.
+        let (dave, dave_token) = server.sign_up("dave").await;
+        let (_erin, erin_token) = server.sign_up("erin").await;
+        // Bob shares a thread with Alice, Carol a canvas, Dave a draft (neither viewing it);
+        // Erin shares nothing.
         server.add_members("thread:t1", &[&id(&alice), &id(&bob)]).await;
         server.add_members("canvas:c1", &[&id(&alice), &id(&carol)]).await;
-        server.add_members("draft:d1", &[&id(&alice), &id(&carol)]).await;
-        let mut bob_ws = server.connect(&bob_token).await;
-        let mut carol_ws = server.connect(&carol_token).await;
+        server.add_members("draft:d1", &[&id(&alice), &id(&dave)]).await;
+        let mut others = Vec::new();
+        for token in [&bob_token, &carol_token, &dave_token] {
+            others.push(server.connect(token).await);
+        }
+        let mut erin_ws = server.connect(&erin_token).await;
         let alice_ws = server.connect(&alice_token).await;
-        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], true);
+        for ws in &mut others {
+            let online = ws.expect("user_status_changed").await;
+            assert_eq!((online["user_id"].as_str(), &online["is_online"]), (Some(id(&alice).as_str()), &json!(true)));
+        }
         drop(alice_ws);
-        assert_eq!(bob_ws.expect("user_status_changed").await["is_online"], false);
-        carol_ws.assert_nothing_pending().await;
+        for ws in &mut others {
+            assert_eq!(ws.expect("user_status_changed").await["is_online"], false);
+        }
+        erin_ws.assert_nothing_pending().await;
+        for ws in &mut others {
+            ws.assert_nothing_pending().await;
+        }
         let (_, body) = server.call("GET", "/api/v1/users", Some(&carol_token), None).await;
-        assert_eq!(body["users"].as_array().map(Vec::len), Some(0), "no shared thread, no collaborator: {body}");
+        let users: Vec<&str> = body["users"].as_array().expect("users").iter().filter_map(|u| u["id"].as_str()).collect();
+        assert_eq!(users, [id(&alice).as_str()], "a shared canvas makes collaborators: {body}");
+        let (_, body) = server.call("GET", "/api/v1/users", Some(&erin_token), None).await;
+        assert_eq!(body["users"].as_array().map(Vec::len), Some(0), "nothing shared, no collaborator: {body}");
     }
 
     async fn a_lost_connection_back_within_the_presence_grace_announces_nothing(engine: Engine) {
@@ -254,16 +272,25 @@ both_engines! {
         let padding = "x".repeat(32 * 1024);
         let mut published = 0_u64;
         let deadline = Instant::now() + Duration::from_secs(20);
-        while server.hub.is_online(&id(&slow)) {
+        let mut offline = None;
+        while offline.is_none() {
             assert!(Instant::now() < deadline, "slow consumer not disconnected after {published} frames");
             let frame = json!({"type": "bulk", "n": published, "padding": padding}).to_string();
             server.hub.publish("thread:big", Frame::from(frame));
-            // Lockstep: the fast reader gets every frame before the next one is published.
-            let received = fast_ws.expect("bulk").await;
-            assert_eq!(received["n"], published);
+            // Lockstep: the fast reader gets every frame before the next one is published; the
+            // slow one's offline status may come in between, once it is disconnected.
+            loop {
+                let received = fast_ws.next().await;
+                if received["type"] == "user_status_changed" {
+                    offline = Some(received);
+                    continue;
+                }
+                assert_eq!((received["type"].as_str(), &received["n"]), (Some("bulk"), &json!(published)));
+                break;
+            }
             published += 1;
         }
-        let offline = fast_ws.expect("user_status_changed").await;
+        let offline = offline.expect("announced");
         assert_eq!((offline["user_id"].clone(), offline["is_online"].clone()), (slow["id"].clone(), json!(false)));
         // The fast reader was never affected and still receives.
         server.hub.publish("thread:big", Frame::from(json!({"type": "bulk", "n": "after"}).to_string()));
@@ -277,7 +304,7 @@ both_engines! {
         let (user, token) = server.sign_up("reader").await;
         let mut ws = server.connect(&token).await;
         // Publish more frames at once than the queue holds, before the writer can drain them.
-        let room = user_room(&id(&user));
+        let room = Room::user(&id(&user));
         // Far more than the writer can drain while this loop runs (it never yields).
         for n in 0..5000 {
             server.hub.publish(&room, Frame::from(json!({"type": "bulk", "n": n}).to_string()));

@@ -3,9 +3,13 @@
 mod common;
 
 use common::{Engine, TestDb};
-use tandem_server::store::{
-    NewMessage, Store, StoreError, ThreadRecord, ThreadRefusal, Upserted, UserRecord, thread_room,
-};
+use tandem_server::room::Room;
+use tandem_server::store::{Envelope, NewMessage, Refusal, Store, StoreError, ThreadRecord, Upserted, UserRecord};
+
+/// A room by name, for rooms the tests make up.
+fn named(name: &str) -> Room {
+    Room::parse(name).expect("a room name")
+}
 
 async fn open(engine: Engine) -> Option<(Store, TestDb)> {
     let db = TestDb::new(engine).await?;
@@ -42,8 +46,8 @@ fn thread(id: &str, by: &str, at: i64) -> ThreadRecord {
 }
 
 /// A frame builder for store tests: records the seq and timestamp it was given.
-fn frame(kind: &'static str) -> impl FnOnce(i64, i64) -> String + Send {
-    move |seq, at| format!(r#"{{"type":"{kind}","seq":{seq},"timestamp":{at}}}"#)
+fn frame(kind: &'static str) -> impl FnOnce(&Envelope<'_>) -> String + Send {
+    move |e| format!(r#"{{"type":"{kind}","seq":{},"timestamp":{}}}"#, e.seq, e.timestamp)
 }
 
 fn message<'a>(id: &'a str, by: &'a str, at: i64) -> NewMessage<'a> {
@@ -108,22 +112,22 @@ both_engines! {
         for (id, name) in [(ALICE, "alice"), (BOB, "bob"), (carol, "carol")] {
             store.insert_user(&user(id, name)).await.expect("insert");
         }
-        assert!(store.add_member("thread:1", ALICE, 1).await.expect("add"));
-        assert!(!store.add_member("thread:1", ALICE, 2).await.expect("again"), "idempotent");
-        store.add_member("thread:1", BOB, 1).await.expect("add");
-        store.add_member("canvas:9", ALICE, 1).await.expect("add");
-        store.add_member("canvas:9", BOB, 1).await.expect("add");
-        store.add_member("draft:3", carol, 1).await.expect("add");
-        assert!(store.is_member("thread:1", BOB).await.expect("read"));
-        assert!(!store.is_member("thread:1", carol).await.expect("read"));
-        assert_eq!(store.rooms_of(ALICE, "thread:").await.expect("read"), ["thread:1"]);
-        assert!(store.rooms_of(carol, "thread:").await.expect("read").is_empty());
+        assert!(store.add_member(&named("thread:1"), ALICE, 1).await.expect("add"));
+        assert!(!store.add_member(&named("thread:1"), ALICE, 2).await.expect("again"), "idempotent");
+        store.add_member(&named("thread:1"), BOB, 1).await.expect("add");
+        store.add_member(&named("canvas:9"), ALICE, 1).await.expect("add");
+        store.add_member(&named("canvas:9"), BOB, 1).await.expect("add");
+        store.add_member(&named("draft:3"), carol, 1).await.expect("add");
+        assert!(store.is_member(&named("thread:1"), BOB).await.expect("read"));
+        assert!(!store.is_member(&named("thread:1"), carol).await.expect("read"));
+        assert_eq!(store.member_rooms(ALICE).await.expect("read"), [named("canvas:9"), named("thread:1")]);
+        assert_eq!(store.member_rooms(carol).await.expect("read"), [named("draft:3")]);
         let ids = |users: Vec<UserRecord>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
         assert_eq!(ids(store.collaborators(ALICE).await.expect("read")), [BOB], "once, despite two shared rooms");
         assert!(store.collaborators(carol).await.expect("read").is_empty());
-        store.add_member("draft:3", BOB, 1).await.expect("add");
-        assert_eq!(ids(store.collaborators(carol).await.expect("read")), Vec::<String>::new(), "a draft is no thread");
-        let stranger = store.add_member("thread:1", "dddddddddddddddddddddddd", 1).await;
+        store.add_member(&named("draft:3"), BOB, 1).await.expect("add");
+        assert_eq!(ids(store.collaborators(carol).await.expect("read")), [BOB], "a shared draft makes collaborators too");
+        let stranger = store.add_member(&named("thread:1"), "dddddddddddddddddddddddd", 1).await;
         assert!(stranger.is_err(), "members must be users");
     }
 
@@ -139,7 +143,7 @@ both_engines! {
         let writers = (0..64).map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.append_event("thread:busy", 1, move |seq, at| format!(r#"{{"w":{i},"seq":{seq},"timestamp":{at}}}"#)).await
+                store.append_event("thread:busy", 1, move |e: &Envelope<'_>| format!(r#"{{"w":{i},"seq":{},"timestamp":{}}}"#, e.seq, e.timestamp)).await
             })
         });
         let mut seqs = Vec::new();
@@ -153,13 +157,13 @@ both_engines! {
         assert!(stored.iter().all(|e| e.frame.contains(&format!("\"seq\":{}", e.seq))), "frame built with its seq");
         assert_eq!(store.room_log("thread:busy").await.expect("log"), tandem_server::store::RoomLog { last_seq: 64, pruned_through: 0 });
         // Another room has its own sequence.
-        assert_eq!(store.append_event("thread:quiet", 1, |_, _| "{}".into()).await.expect("append").seq, 1);
+        assert_eq!(store.append_event("thread:quiet", 1, |_: &Envelope<'_>| "{}".into()).await.expect("append").seq, 1);
     }
 
     async fn events_after_pages_in_order(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         for _ in 0..10 {
-            store.append_event("canvas:1", 5, |seq, _| format!("{{\"n\":{seq}}}")).await.expect("append");
+            store.append_event("canvas:1", 5, |e: &Envelope<'_>| format!("{{\"n\":{}}}", e.seq)).await.expect("append");
         }
         let page = store.events_after("canvas:1", 3, 4).await.expect("read");
         assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6, 7]);
@@ -171,9 +175,9 @@ both_engines! {
     async fn retention_prunes_by_count_and_age(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         for at in 1..=10 {
-            store.append_event("draft:a", at, |_, _| "{}".into()).await.expect("append");
+            store.append_event("draft:a", at, |_: &Envelope<'_>| "{}".into()).await.expect("append");
         }
-        store.append_event("draft:b", 1_000, |_, _| "{}".into()).await.expect("append");
+        store.append_event("draft:b", 1_000, |_: &Envelope<'_>| "{}".into()).await.expect("append");
         // Keep the last 4 per room; nothing is old enough to go by age.
         assert_eq!(store.prune_events(4, 0).await.expect("prune"), 6);
         let log = store.room_log("draft:a").await.expect("log");
@@ -185,7 +189,7 @@ both_engines! {
         assert_eq!(store.room_log("draft:a").await.expect("log").pruned_through, 10);
         assert_eq!(store.room_log("draft:b").await.expect("log"), tandem_server::store::RoomLog { last_seq: 1, pruned_through: 1 });
         // New events continue the sequence after pruning.
-        assert_eq!(store.append_event("draft:b", 2_000, |_, _| "{}".into()).await.expect("append").seq, 2);
+        assert_eq!(store.append_event("draft:b", 2_000, |_: &Envelope<'_>| "{}".into()).await.expect("append").seq, 2);
     }
 
     async fn setting_keeps_the_first_value(engine: Engine) {
@@ -212,7 +216,7 @@ both_engines! {
         let Some((store, _db)) = open(engine).await else { return };
         with_thread(&store).await;
         assert_eq!(store.thread(T1).await.expect("read"), Some(thread(T1, ALICE, 10)));
-        assert!(store.is_member(&thread_room(T1), ALICE).await.expect("read"), "creator is the first member");
+        assert!(store.is_member(&Room::thread(T1), ALICE).await.expect("read"), "creator is the first member");
         let view = store.thread_view(T1, ALICE).await.expect("read").expect("visible to a member");
         assert_eq!(view.members.iter().map(|m| (m.user_id.as_str(), m.joined_at)).collect::<Vec<_>>(), [(ALICE, 10)]);
         assert!(view.invites.is_empty());
@@ -220,7 +224,7 @@ both_engines! {
         assert_eq!(store.thread_view(T2, ALICE).await.expect("read"), None);
         let duplicate = store.create_thread(&thread(T1, BOB, 11)).await;
         assert!(matches!(duplicate, Err(StoreError::Conflict)), "{duplicate:?}");
-        assert!(!store.is_member(&thread_room(T1), BOB).await.expect("read"), "the failed create wrote nothing");
+        assert!(!store.is_member(&Room::thread(T1), BOB).await.expect("read"), "the failed create wrote nothing");
     }
 
     async fn thread_views_of_group_members_and_invites_and_show_current_names(engine: Engine) {
@@ -233,7 +237,7 @@ both_engines! {
         store.invite_to_thread(T1, CAROL, ALICE, "user:c", 23, frame("thread_invitation")).await.expect("query").expect("invited");
         store.set_username(BOB, "bobby").await.expect("rename");
         // A membership of a thread: room without a thread row (other tests do that) is ignored.
-        store.add_member("thread:orphan", ALICE, 1).await.expect("add");
+        store.add_member(&named("thread:orphan"), ALICE, 1).await.expect("add");
 
         let views = store.thread_views_of(ALICE).await.expect("read");
         assert_eq!(views.iter().map(|v| v.thread.id.as_str()).collect::<Vec<_>>(), [T2, T1], "newest first");
@@ -253,14 +257,14 @@ both_engines! {
             let store = store.clone();
             async move { store.invite_to_thread(thread, who, by, &format!("user:{who}"), 30, frame("thread_invitation")).await.expect("query") }
         };
-        assert_eq!(invite(T2, BOB, ALICE).await, Err(ThreadRefusal::NoThread));
-        assert_eq!(invite(T1, CAROL, BOB).await, Err(ThreadRefusal::NotMember));
-        assert_eq!(invite(T1, "dddddddddddddddddddddddd", ALICE).await, Err(ThreadRefusal::NoUser));
-        assert_eq!(invite(T1, ALICE, ALICE).await, Err(ThreadRefusal::AlreadyMember));
+        assert_eq!(invite(T2, BOB, ALICE).await, Err(Refusal::NotFound("thread")));
+        assert_eq!(invite(T1, CAROL, BOB).await, Err(Refusal::NotFound("thread")));
+        assert_eq!(invite(T1, "dddddddddddddddddddddddd", ALICE).await, Err(Refusal::NotFound("user")));
+        assert_eq!(invite(T1, ALICE, ALICE).await, Err(Refusal::Conflict("the user is already a member of this thread")));
         let event = invite(T1, BOB, ALICE).await.expect("invited");
         assert_eq!((event.seq, event.created_at), (1, 30));
         assert!(event.frame.contains(r#""type":"thread_invitation","seq":1"#), "{}", event.frame);
-        assert_eq!(invite(T1, BOB, ALICE).await, Err(ThreadRefusal::AlreadyInvited));
+        assert_eq!(invite(T1, BOB, ALICE).await, Err(Refusal::Conflict("the user is already invited to this thread")));
         let log = store.room_log(&format!("user:{BOB}")).await.expect("log");
         assert_eq!(log.last_seq, 1, "refusals appended nothing");
         assert_eq!(store.events_after(&format!("user:{BOB}"), 0, 10).await.expect("read")[0].frame, event.frame);
@@ -269,8 +273,8 @@ both_engines! {
     async fn accepting_moves_the_user_and_appends_the_event_atomically(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         with_thread(&store).await;
-        let room = thread_room(T1);
-        assert_eq!(store.accept_invite(T1, BOB, 40, frame("invitation_accepted")).await.expect("query"), Err(ThreadRefusal::NoInvite));
+        let room = Room::thread(T1);
+        assert_eq!(store.accept_invite(T1, BOB, 40, frame("invitation_accepted")).await.expect("query"), Err(Refusal::NotFound("invitation")));
         store.invite_to_thread(T1, BOB, ALICE, "user:b", 39, frame("x")).await.expect("query").expect("invited");
         let event = store.accept_invite(T1, BOB, 40, frame("invitation_accepted")).await.expect("query").expect("accepted");
         assert_eq!(event.seq, 1);
@@ -284,7 +288,7 @@ both_engines! {
         // membership insert fails after the invitation was deleted; all of it rolls back.
         store.invite_to_thread(T1, CAROL, ALICE, "user:c", 41, frame("x")).await.expect("query").expect("invited");
         store.add_member(&room, CAROL, 42).await.expect("add");
-        assert_eq!(store.accept_invite(T1, CAROL, 43, frame("invitation_accepted")).await.expect("query"), Err(ThreadRefusal::AlreadyMember));
+        assert_eq!(store.accept_invite(T1, CAROL, 43, frame("invitation_accepted")).await.expect("query"), Err(Refusal::Conflict("the user is already a member of this thread")));
         let view = store.thread_view(T1, ALICE).await.expect("read").expect("member");
         assert_eq!(view.invites.iter().map(|i| i.user_id.as_str()).collect::<Vec<_>>(), [CAROL], "deletion rolled back");
         assert_eq!(store.room_log(&room).await.expect("log").last_seq, 1, "no event");
@@ -303,14 +307,14 @@ both_engines! {
             let store = store.clone();
             async move { store.join_with_code(thread, code, who, 50, frame("invitation_accepted")).await.expect("query") }
         };
-        assert_eq!(join(T1, "c2", BOB).await, Err(ThreadRefusal::BadCode), "another thread's code");
-        assert_eq!(join(T1, "nope", BOB).await, Err(ThreadRefusal::BadCode));
-        assert_eq!(join("333333333333333333333333", "c1", BOB).await, Err(ThreadRefusal::NoThread));
+        assert_eq!(join(T1, "c2", BOB).await, Err(Refusal::NotFound("invite link")), "another thread's code");
+        assert_eq!(join(T1, "nope", BOB).await, Err(Refusal::NotFound("invite link")));
+        assert_eq!(join("333333333333333333333333", "c1", BOB).await, Err(Refusal::NotFound("invite link")));
         store.invite_to_thread(T1, BOB, ALICE, "user:b", 49, frame("x")).await.expect("query").expect("invited");
         assert_eq!(join(T1, "c1", BOB).await.expect("joined").seq, 1);
         assert!(store.thread_view(T1, BOB).await.expect("read").expect("member").invites.is_empty(), "pending invitation dropped");
-        assert_eq!(join(T1, "c1", BOB).await, Err(ThreadRefusal::AlreadyMember));
-        assert_eq!(store.room_log(&thread_room(T1)).await.expect("log").last_seq, 1);
+        assert_eq!(join(T1, "c1", BOB).await, Err(Refusal::Conflict("the user is already a member of this thread")));
+        assert_eq!(store.room_log(&Room::thread(T1)).await.expect("log").last_seq, 1);
         let duplicate = store.create_invite_link(T2, "c1", CAROL, 13).await;
         assert!(matches!(duplicate, Err(StoreError::Conflict)), "codes are unique: {duplicate:?}");
     }
@@ -318,9 +322,9 @@ both_engines! {
     async fn removing_a_member_appends_participant_left(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         with_thread(&store).await;
-        let room = thread_room(T1);
-        assert_eq!(store.remove_thread_member(T1, BOB, 60, frame("participant_left")).await.expect("query"), Err(ThreadRefusal::NotMember));
-        assert_eq!(store.remove_thread_member(T2, BOB, 60, frame("participant_left")).await.expect("query"), Err(ThreadRefusal::NoThread));
+        let room = Room::thread(T1);
+        assert_eq!(store.remove_thread_member(T1, BOB, 60, frame("participant_left")).await.expect("query"), Err(Refusal::NotFound("member")));
+        assert_eq!(store.remove_thread_member(T2, BOB, 60, frame("participant_left")).await.expect("query"), Err(Refusal::NotFound("thread")));
         store.add_member(&room, BOB, 55).await.expect("add");
         let event = store.remove_thread_member(T1, BOB, 60, frame("participant_left")).await.expect("query").expect("removed");
         assert_eq!((event.seq, event.created_at), (1, 60));
@@ -331,7 +335,7 @@ both_engines! {
     async fn messages_take_their_events_seq_and_page_newest_first(engine: Engine) {
         let Some((store, _db)) = open(engine).await else { return };
         with_thread(&store).await;
-        assert_eq!(store.insert_message(message("m0", BOB, 70), frame("message_created")).await.expect("query"), Err(ThreadRefusal::NotMember));
+        assert_eq!(store.insert_message(message("m0", BOB, 70), frame("message_created")).await.expect("query"), Err(Refusal::NotFound("thread")));
         assert_eq!(store.message(T1, "m0").await.expect("read"), None, "refused: not stored");
         let writers = (0..32).map(|i| {
             let store = store.clone();
@@ -356,7 +360,7 @@ both_engines! {
         assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=22).rev().collect::<Vec<i64>>());
         assert_eq!(store.message(T2, &page[0].id).await.expect("read"), None, "scoped to its thread");
         // Each message's event is in the log under the message's seq.
-        let events = store.events_after(&thread_room(T1), 0, 100).await.expect("read");
+        let events = store.events_after(&Room::thread(T1), 0, 100).await.expect("read");
         assert!(events.iter().all(|e| e.frame.contains(&format!("\"seq\":{}", e.seq))));
     }
 

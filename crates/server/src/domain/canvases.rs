@@ -5,8 +5,7 @@
 //! `NotFound`, the same answer as for a canvas that does not exist.
 //!
 //! **Events and order.** As for threads: each durable change writes its row and its event in
-//! one store transaction, and the writer holds the room's order lock from before the
-//! transaction until after the publish.
+//! one store transaction and is published after the commit, through [`Commit`].
 //!
 //! **Exclude-sender.** Tile events are not echoed to the connection that made the REST request
 //! when the request names it in `X-Connection-Id` (the `connection_id` of its `connected`
@@ -17,12 +16,12 @@
 use serde_json::Value;
 use tandem_protocol::ws::{ServerFrame, TileEvent};
 
-use super::{DomainError, events, ids};
+use super::events::Commit;
+use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, ConnId, Except, Hub};
-use crate::store::{CanvasChatRecord, CanvasRecord, CanvasRefusal, CanvasView, Store, TileRecord, UserRecord};
-
-pub use crate::store::canvas_room as room;
+use crate::room::{Room, RoomKind};
+use crate::store::{CanvasChatRecord, CanvasRecord, CanvasView, Envelope, Store, TileRecord, UserRecord};
 
 /// Longest canvas name, in characters (after trimming).
 pub const NAME_MAX: usize = 100;
@@ -46,6 +45,7 @@ pub const CHAT_PAGE_MAX: i64 = 200;
 /// Creates a canvas whose first member is `creator`.
 pub async fn create(
     store: &Store,
+    hub: &Hub,
     creator: &UserRecord,
     name: &str,
     width: i64,
@@ -70,6 +70,7 @@ pub async fn create(
         created_at: clock::now_ms(),
     };
     store.create_canvas(&canvas).await?;
+    hub.add_member(&creator.id, &Room::canvas(&canvas.id));
     // A new canvas's room has no event yet.
     Ok(CanvasView { canvas, members: vec![creator.id.clone()], tiles: Vec::new(), seq: 0 })
 }
@@ -84,30 +85,17 @@ pub async fn get(store: &Store, user_id: &str, canvas_id: &str) -> Result<Canvas
 
 /// The canvas, if `user_id` is a member (`NotFound("canvas")` otherwise).
 async fn member_canvas(store: &Store, user_id: &str, canvas_id: &str) -> Result<CanvasRecord, DomainError> {
-    if ids::is_id(canvas_id)
-        && store.is_member(&room(canvas_id), user_id).await?
-        && let Some(canvas) = store.canvas(canvas_id).await?
-    {
-        return Ok(canvas);
+    if !ids::is_id(canvas_id) {
+        return Err(DomainError::NotFound("canvas"));
     }
-    Err(DomainError::NotFound("canvas"))
-}
-
-fn refused(refusal: CanvasRefusal) -> DomainError {
-    match refusal {
-        CanvasRefusal::NoCanvas | CanvasRefusal::NotMember => DomainError::NotFound("canvas"),
-        CanvasRefusal::NoUser => DomainError::NotFound("user"),
-        CanvasRefusal::NoTile => DomainError::NotFound("tile"),
-        CanvasRefusal::AlreadyMember => DomainError::Conflict("the user is already a member of this canvas".into()),
-        CanvasRefusal::CellTaken => DomainError::Conflict("that cell already has a tile".into()),
-        CanvasRefusal::NotCreator => DomainError::Forbidden("only the tile's creator can update it".into()),
-        CanvasRefusal::AlreadyLiked => DomainError::Conflict("you already liked this tile".into()),
-    }
+    rooms::require_member(store, &Room::canvas(canvas_id), user_id).await?;
+    store.canvas(canvas_id).await?.ok_or(DomainError::NotFound("canvas"))
 }
 
 /// Adds `user_id` as a member (members only). Returns the canvas.
 pub async fn add_member(
     store: &Store,
+    hub: &Hub,
     caller: &str,
     canvas_id: &str,
     user_id: &str,
@@ -116,7 +104,8 @@ pub async fn add_member(
     if !ids::is_id(user_id) {
         return Err(DomainError::Invalid("user_id must be 24 lowercase hex characters".into()));
     }
-    store.add_canvas_member(canvas_id, caller, user_id, clock::now_ms()).await?.map_err(refused)?;
+    store.add_canvas_member(canvas_id, caller, user_id, clock::now_ms()).await??;
+    hub.add_member(user_id, &Room::canvas(canvas_id));
     get(store, caller, canvas_id).await
 }
 
@@ -150,7 +139,7 @@ pub fn author_connection(hub: &Hub, caller: &str, header: Option<&str>) -> Resul
     let id = u64::from_str_radix(header, 16)
         .map_err(|_| DomainError::Invalid("X-Connection-Id must be the connection_id of a `connected` frame".into()))?;
     let id = ConnId(id);
-    Ok(hub.registry().connections_of(caller).iter().any(|c| c.id() == id).then_some(Except::Connection(id)))
+    Ok(hub.owns_connection(caller, id).then_some(Except::Connection(id)))
 }
 
 /// Which tile frame to build.
@@ -161,12 +150,13 @@ enum TileKind {
     Liked,
 }
 
-fn tile_builder(kind: TileKind, actor: &str) -> impl FnOnce(&TileRecord, i64, i64) -> String + Send + use<> {
+fn tile_encoder(kind: TileKind, actor: &str) -> impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send + use<> {
     let actor = actor.to_owned();
-    move |tile, seq, timestamp| {
+    move |tile, envelope| {
+        let timestamp = envelope.timestamp;
         let event = TileEvent {
-            room: room(&tile.canvas_id),
-            seq,
+            room: envelope.room.to_owned(),
+            seq: envelope.seq,
             tile_id: tile.id.clone(),
             canvas_id: tile.canvas_id.clone(),
             creator_id: tile.created_by.clone(),
@@ -210,12 +200,10 @@ pub async fn create_tile(
         updated_at: at,
         like_count: 0,
     };
-    let room = room(canvas_id);
-    let _order = hub.registry().order_lock(&room).await;
-    let (tile, event) = store.create_tile(&tile, tile_builder(TileKind::Created, caller)).await?.map_err(refused)?;
-    let seq = event.seq;
-    events::publish_committed(hub, &room, event, except.as_ref());
-    Ok((tile, seq))
+    let room = Room::canvas(canvas_id);
+    let write = store.create_tile(&tile, tile_encoder(TileKind::Created, caller));
+    let (tile, published) = Commit::new(hub, &room).except(except).run(write).await?;
+    Ok((tile, published.seq))
 }
 
 /// Replaces a tile's data (its creator only, else `Forbidden`).
@@ -233,15 +221,10 @@ pub async fn update_tile(
         return Err(DomainError::NotFound("tile"));
     }
     let text = data_text(data)?;
-    let room = room(canvas_id);
-    let _order = hub.registry().order_lock(&room).await;
-    let (tile, event) = store
-        .update_tile(canvas_id, tile_id, caller, &text, clock::now_ms(), tile_builder(TileKind::Updated, caller))
-        .await?
-        .map_err(refused)?;
-    let seq = event.seq;
-    events::publish_committed(hub, &room, event, except.as_ref());
-    Ok((tile, seq))
+    let room = Room::canvas(canvas_id);
+    let write = store.update_tile(canvas_id, tile_id, caller, &text, clock::now_ms(), tile_encoder(TileKind::Updated, caller));
+    let (tile, published) = Commit::new(hub, &room).except(except).run(write).await?;
+    Ok((tile, published.seq))
 }
 
 /// Likes a tile (once per user, else `Conflict`).
@@ -257,15 +240,10 @@ pub async fn like_tile(
     if !ids::is_id(tile_id) {
         return Err(DomainError::NotFound("tile"));
     }
-    let room = room(canvas_id);
-    let _order = hub.registry().order_lock(&room).await;
-    let (tile, event) = store
-        .like_tile(canvas_id, tile_id, caller, clock::now_ms(), tile_builder(TileKind::Liked, caller))
-        .await?
-        .map_err(refused)?;
-    let seq = event.seq;
-    events::publish_committed(hub, &room, event, except.as_ref());
-    Ok((tile, seq))
+    let room = Room::canvas(canvas_id);
+    let write = store.like_tile(canvas_id, tile_id, caller, clock::now_ms(), tile_encoder(TileKind::Liked, caller));
+    let (tile, published) = Commit::new(hub, &room).except(except).run(write).await?;
+    Ok((tile, published.seq))
 }
 
 /// The newest `limit` (1..=200, default 50) chat messages, oldest first (members only).
@@ -283,23 +261,16 @@ pub async fn chat_history(
     Ok(store.canvas_chat(canvas_id, limit).await?)
 }
 
-/// The canvas id of a `canvas:` room (`Invalid` for any other room).
-pub fn canvas_id_of(room: &str) -> Result<&str, DomainError> {
-    room.strip_prefix("canvas:")
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| DomainError::Invalid(format!("`{room}` is not a canvas room (canvas:{{id}})")))
-}
-
 /// A `canvas_chat` frame: 1..=2000 characters after trimming, by a member; stored and sent to
 /// every viewer (the sender included) as `canvas_chat_message`.
 pub async fn post_chat(
     store: &Store,
     hub: &Hub,
     sender: &UserRecord,
-    room_name: &str,
+    room: &Room,
     text: &str,
 ) -> Result<i64, DomainError> {
-    let canvas_id = canvas_id_of(room_name)?;
+    let canvas_id = canvas_id_of(room)?;
     let text = text.trim();
     let length = text.chars().count();
     if !(1..=CHAT_MAX).contains(&length) {
@@ -307,12 +278,12 @@ pub async fn post_chat(
     }
     member_canvas(store, &sender.id, canvas_id).await?;
     let (id, at) = (ids::new_id(), clock::now_ms());
-    let build = {
-        let (room, id, canvas_id, sender, text) =
-            (room_name.to_owned(), id.clone(), canvas_id.to_owned(), sender.clone(), text.to_owned());
-        move |seq, timestamp| {
+    let encode = {
+        let (id, canvas_id, sender, text) = (id.clone(), canvas_id.to_owned(), sender.clone(), text.to_owned());
+        move |envelope: &Envelope<'_>| {
+            let (seq, timestamp) = (envelope.seq, envelope.timestamp);
             hub::to_json(&ServerFrame::CanvasChatMessage {
-                room,
+                room: envelope.room.to_owned(),
                 seq,
                 message_id: id,
                 canvas_id,
@@ -324,23 +295,21 @@ pub async fn post_chat(
             })
         }
     };
-    let _order = hub.registry().order_lock(room_name).await;
-    let event = store.insert_canvas_chat(&id, canvas_id, &sender.id, text, at, build).await?.map_err(refused)?;
-    let seq = event.seq;
-    events::publish_committed(hub, room_name, event, None);
-    Ok(seq)
+    let write = store.insert_canvas_chat(&id, canvas_id, &sender.id, text, at, encode);
+    let ((), published) = Commit::new(hub, room).run(write).await?;
+    Ok(published.seq)
 }
 
-/// Checks a `tile_mention` and builds its frame (for the other viewers).
+/// Checks a `tile_mention` (the caller checked the cell against the canvas's bounds) and
+/// builds its frame for the other viewers of `room`.
 pub fn mention_frame(
-    canvas: &CanvasRecord,
+    room: &Room,
     sender: &UserRecord,
     (x, y): (i64, i64),
     message: &str,
     duration: i64,
     highlight_type: &str,
 ) -> Result<ServerFrame, DomainError> {
-    check_cell(canvas, x, y)?;
     let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
     if !(1..=HIGHLIGHT_TYPE_MAX).contains(&highlight_type.len()) || !highlight_type.chars().all(valid) {
         return Err(DomainError::Invalid(format!(
@@ -359,7 +328,7 @@ pub fn mention_frame(
         return Err(DomainError::Invalid(format!("message must be at most {MENTION_MAX} characters, got {length}")));
     }
     Ok(ServerFrame::TileMention {
-        room: room(&canvas.id),
+        room: room.to_string(),
         user_id: sender.id.clone(),
         username: sender.username.clone(),
         tile_x: x,
@@ -371,9 +340,13 @@ pub fn mention_frame(
     })
 }
 
-/// The canvas of a `canvas:` room for a member (for bounds checks of socket frames).
-pub async fn canvas_of_room(store: &Store, user_id: &str, room_name: &str) -> Result<CanvasRecord, DomainError> {
-    member_canvas(store, user_id, canvas_id_of(room_name)?).await
+/// The canvas id of a room, `Invalid` unless it is a `canvas:` room.
+pub fn canvas_id_of(room: &Room) -> Result<&str, DomainError> {
+    if room.kind() == RoomKind::Canvas {
+        Ok(room.id())
+    } else {
+        Err(DomainError::Invalid(format!("`{room}` is not a canvas room (canvas:{{id}})")))
+    }
 }
 
 #[cfg(test)]
@@ -399,11 +372,11 @@ mod tests {
         let canvas = canvas();
         let user =
             UserRecord { id: "u".into(), username: "u".into(), name: String::new(), created_at: 0, last_online: None };
+        let canvas = Room::canvas(&canvas.id);
         assert!(mention_frame(&canvas, &user, (1, 1), "hi", 500, "mention").is_ok());
         assert!(mention_frame(&canvas, &user, (1, 1), "hi", 499, "mention").is_err());
         assert!(mention_frame(&canvas, &user, (1, 1), "hi", 30_001, "mention").is_err());
         assert!(mention_frame(&canvas, &user, (1, 1), &"x".repeat(501), 1000, "mention").is_err());
-        assert!(mention_frame(&canvas, &user, (10, 1), "hi", 1000, "mention").is_err());
         assert!(mention_frame(&canvas, &user, (1, 1), "hi", 1000, "question_2").is_ok());
         for bad in ["", "Mention", "a-b", &"x".repeat(33)] {
             assert!(mention_frame(&canvas, &user, (1, 1), "hi", 1000, bad).is_err(), "{bad:?}");

@@ -12,21 +12,18 @@
 //! collaborator. The holder check and the write are one transaction under the draft's row lock,
 //! so two users can never both append as holder.
 //!
-//! **Events and order.** Every change writes its `collab.*` event in the same transaction (the
-//! room `draft:{id}` gets its next seq) and publishes it after the commit, holding the room's
-//! order lock from before the transaction until after the publish. `draft:` rooms are viewed
-//! rooms: only connections that `subscribe` (authorised by collaborator membership) get them.
+//! **Events and order.** Every change writes its `collab.*` event in the same transaction and
+//! publishes it after the commit, through [`Commit`]. `draft:` rooms are viewed rooms: only
+//! connections that `subscribe` (authorised by collaborator membership) get them.
 
 use tandem_protocol::ws::{CollaboratorAddedData, DraftCreatedData, RingPassedData, SegmentAddedData, ServerFrame};
 
-use super::{DomainError, events, ids};
+use super::events::Commit;
+use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
-use crate::store::{
-    DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, NewSegment, SegmentRecord, Store, UserRecord,
-};
-
-pub use crate::store::draft_room as room;
+use crate::room::Room;
+use crate::store::{DraftCollaboratorRecord, DraftRecord, DraftView, Envelope, NewSegment, SegmentRecord, Store, UserRecord};
 
 /// Longest draft title, in characters (after trimming).
 pub const TITLE_MAX: usize = 200;
@@ -60,20 +57,6 @@ pub fn check_content(content: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn refused(refusal: DraftRefusal) -> DomainError {
-    match refusal {
-        DraftRefusal::NoDraft | DraftRefusal::NotCollaborator => DomainError::NotFound("draft"),
-        DraftRefusal::NotRingHolder => DomainError::NotRingHolder("only the ring holder can do this".into()),
-        DraftRefusal::TargetNotCollaborator => {
-            DomainError::Invalid("the ring can only be passed to a collaborator of the draft".into())
-        }
-        DraftRefusal::AlreadyCollaborator => {
-            DomainError::Conflict("the user is already a collaborator of this draft".into())
-        }
-        DraftRefusal::NoUser => DomainError::NotFound("user"),
-    }
-}
-
 /// Creates a draft owned by `creator`, who is its first collaborator and ring holder. The room
 /// gets `collab.draft_created` (seq 1; replayed to a `subscribe` with `after: 0`).
 pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str) -> Result<DraftView, DomainError> {
@@ -84,12 +67,13 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str)
         ring_holder_id: creator.id.clone(),
         created_at: clock::now_ms(),
     };
-    let room = room(&draft.id);
-    let build = {
-        let (room, draft) = (room.clone(), draft.clone());
-        move |seq, timestamp| {
+    let room = Room::draft(&draft.id);
+    let encode = {
+        let draft = draft.clone();
+        move |envelope: &Envelope<'_>| {
+            let (seq, timestamp) = (envelope.seq, envelope.timestamp);
             hub::to_json(&ServerFrame::CollabDraftCreated {
-                room,
+                room: envelope.room.to_owned(),
                 seq,
                 draft_id: draft.id,
                 ts: clock::rfc3339_ms(timestamp),
@@ -103,13 +87,9 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str)
             })
         }
     };
-    let seq = {
-        let _order = hub.registry().order_lock(&room).await;
-        let event = store.create_draft(&draft, build).await?;
-        let seq = event.seq;
-        events::publish_committed(hub, &room, event, None);
-        seq
-    };
+    let write = async { store.create_draft(&draft, encode).await.map(Ok) };
+    let ((), published) = Commit::new(hub, &room).adding(&creator.id).run(write).await?;
+    let seq = published.seq;
     let owner = DraftCollaboratorRecord {
         user_id: creator.id.clone(),
         username: creator.username.clone(),
@@ -129,11 +109,10 @@ pub async fn get(store: &Store, user_id: &str, draft_id: &str) -> Result<DraftVi
 
 /// `NotFound("draft")` unless `user_id` is a collaborator of `draft_id`.
 async fn require_collaborator(store: &Store, draft_id: &str, user_id: &str) -> Result<(), DomainError> {
-    if ids::is_id(draft_id) && store.is_member(&room(draft_id), user_id).await? {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound("draft"))
+    if !ids::is_id(draft_id) {
+        return Err(DomainError::NotFound("draft"));
     }
+    rooms::require_member(store, &Room::draft(draft_id), user_id).await
 }
 
 /// Appends `content` as the ring holder `author`. Subscribed viewers get `collab.segment_added`.
@@ -146,14 +125,14 @@ pub async fn append_segment(
 ) -> Result<SegmentRecord, DomainError> {
     require_collaborator(store, draft_id, author).await?;
     check_content(content)?;
-    let room = room(draft_id);
+    let room = Room::draft(draft_id);
     let (id, at) = (ids::new_id(), clock::now_ms());
-    let build = {
-        let (room, id, draft_id, author, content) =
-            (room.clone(), id.clone(), draft_id.to_owned(), author.to_owned(), content.to_owned());
-        move |seq, timestamp, position| {
+    let encode = {
+        let (id, draft_id, author, content) = (id.clone(), draft_id.to_owned(), author.to_owned(), content.to_owned());
+        move |envelope: &Envelope<'_>, position| {
+            let (seq, timestamp) = (envelope.seq, envelope.timestamp);
             hub::to_json(&ServerFrame::CollabSegmentAdded {
-                room,
+                room: envelope.room.to_owned(),
                 seq,
                 draft_id,
                 ts: clock::rfc3339_ms(timestamp),
@@ -170,9 +149,7 @@ pub async fn append_segment(
         }
     };
     let segment = NewSegment { id: &id, draft_id, author_id: author, content, created_at: at };
-    let _order = hub.registry().order_lock(&room).await;
-    let (record, event) = store.append_segment(segment, build).await?.map_err(refused)?;
-    events::publish_committed(hub, &room, event, None);
+    let (record, _) = Commit::new(hub, &room).run(store.append_segment(segment, encode)).await?;
     Ok(record)
 }
 
@@ -192,12 +169,13 @@ pub async fn pass_ring(
     if to_user_id == caller {
         return Err(DomainError::Invalid("you already hold the ring".into()));
     }
-    let room = room(draft_id);
-    let build = {
-        let (room, draft_id, from, to) = (room.clone(), draft_id.to_owned(), caller.to_owned(), to_user_id.to_owned());
-        move |seq, timestamp| {
+    let room = Room::draft(draft_id);
+    let encode = {
+        let (draft_id, from, to) = (draft_id.to_owned(), caller.to_owned(), to_user_id.to_owned());
+        move |envelope: &Envelope<'_>| {
+            let (seq, timestamp) = (envelope.seq, envelope.timestamp);
             hub::to_json(&ServerFrame::CollabRingPassed {
-                room,
+                room: envelope.room.to_owned(),
                 seq,
                 draft_id,
                 ts: clock::rfc3339_ms(timestamp),
@@ -207,11 +185,7 @@ pub async fn pass_ring(
             })
         }
     };
-    {
-        let _order = hub.registry().order_lock(&room).await;
-        let event = store.pass_ring(draft_id, caller, to_user_id, clock::now_ms(), build).await?.map_err(refused)?;
-        events::publish_committed(hub, &room, event, None);
-    }
+    Commit::new(hub, &room).run(store.pass_ring(draft_id, caller, to_user_id, clock::now_ms(), encode)).await?;
     get(store, caller, draft_id).await
 }
 
@@ -229,12 +203,13 @@ pub async fn add_collaborator(
     if !ids::is_id(user_id) {
         return Err(DomainError::Invalid("user_id must be 24 lowercase hex characters".into()));
     }
-    let room = room(draft_id);
-    let build = {
-        let (room, draft_id, by, user_id) = (room.clone(), draft_id.to_owned(), caller.to_owned(), user_id.to_owned());
-        move |seq, timestamp| {
+    let room = Room::draft(draft_id);
+    let encode = {
+        let (draft_id, by, user_id) = (draft_id.to_owned(), caller.to_owned(), user_id.to_owned());
+        move |envelope: &Envelope<'_>| {
+            let (seq, timestamp) = (envelope.seq, envelope.timestamp);
             hub::to_json(&ServerFrame::CollabCollaboratorAdded {
-                room,
+                room: envelope.room.to_owned(),
                 seq,
                 draft_id,
                 ts: clock::rfc3339_ms(timestamp),
@@ -244,12 +219,8 @@ pub async fn add_collaborator(
             })
         }
     };
-    {
-        let _order = hub.registry().order_lock(&room).await;
-        let event =
-            store.add_draft_collaborator(draft_id, caller, user_id, clock::now_ms(), build).await?.map_err(refused)?;
-        events::publish_committed(hub, &room, event, None);
-    }
+    let write = store.add_draft_collaborator(draft_id, caller, user_id, clock::now_ms(), encode);
+    Commit::new(hub, &room).adding(user_id).run(write).await?;
     get(store, caller, draft_id).await
 }
 

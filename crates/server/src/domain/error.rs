@@ -34,6 +34,12 @@ pub enum DomainError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::room::RoomError> for DomainError {
+    fn from(error: crate::room::RoomError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
 impl DomainError {
     /// The machine-readable code for this error.
     pub fn code(&self) -> ErrorCode {

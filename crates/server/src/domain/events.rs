@@ -1,12 +1,20 @@
-//! Durable events: appended to the room's log with the next seq, then published live.
+//! Durable events: the one way a change and its event are committed and published.
+//!
+//! [`Commit`] owns the whole sequence every durable write follows: take the room's publish
+//! order ([`Hub::order`]), run the store write (the change and its event in one transaction;
+//! the store gives the event its [`Envelope`](crate::store::Envelope): room, next seq,
+//! timestamp), map a [`Refusal`] to its error, apply the membership change to the hub between
+//! commit and publish, publish after the commit, release the order. Nothing else takes the
+//! order for writing, so live delivery follows seq order in every room.
 
 use serde_json::{Map, Value};
 use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
-use super::{DomainError, rooms};
-use crate::clock;
+use super::DomainError;
 use crate::hub::{Except, Frame, Hub};
-use crate::store::{Store, StoredEvent};
+use crate::room::Room;
+use crate::store::{EncodeEvent, Envelope, Refusal, Store, StoreError, StoredEvent, Written};
+use crate::{clock, hub};
 
 /// Longest accepted event type.
 const TYPE_MAX: usize = 64;
@@ -20,43 +28,137 @@ pub struct Published {
     pub timestamp: i64,
 }
 
-/// Appends an event to `room` (`build(seq, timestamp)` makes its JSON text, which must carry
-/// `room`, `seq` and `timestamp`) and publishes it, holding the room's order lock so live
-/// delivery follows seq order.
+impl From<Refusal> for DomainError {
+    /// The one mapping from a store refusal to a domain error.
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound(what) => Self::NotFound(what),
+            Refusal::Conflict(why) => Self::Conflict(why.into()),
+            Refusal::Forbidden(why) => Self::Forbidden(why.into()),
+            Refusal::Invalid(why) => Self::Invalid(why.into()),
+            Refusal::NotRingHolder => Self::NotRingHolder("only the ring holder can do this".into()),
+        }
+    }
+}
+
+/// What a store write returns besides its event.
+pub trait CommitOutput {
+    /// The written value handed back to the domain (`()` for an event alone).
+    type Value;
+    /// Splits off the event.
+    fn split(self) -> (Self::Value, StoredEvent);
+}
+
+impl CommitOutput for StoredEvent {
+    type Value = ();
+    fn split(self) -> ((), StoredEvent) {
+        ((), self)
+    }
+}
+
+impl<T> CommitOutput for (T, StoredEvent) {
+    type Value = T;
+    fn split(self) -> (T, StoredEvent) {
+        self
+    }
+}
+
+/// How the room's subscriptions change with the write, applied after the commit and before
+/// the publish: a new member's connections join first (so they get the event too: it carries
+/// the seq they can resume from), a leaving member's connections leave first (so they never
+/// get it).
+#[derive(Debug, Clone, Copy)]
+enum Membership<'a> {
+    Unchanged,
+    Joins(&'a str),
+    Leaves(&'a str),
+    /// A member of a room joined while viewed: counted for presence, nobody subscribed.
+    Added(&'a str),
+}
+
+/// One durable write into one room. Build it, then [`Commit::run`] the store write.
+#[must_use = "a commit does nothing until it is run"]
+pub struct Commit<'a> {
+    hub: &'a Hub,
+    room: &'a Room,
+    except: Option<Except>,
+    membership: Membership<'a>,
+}
+
+impl<'a> Commit<'a> {
+    /// A write whose event goes to `room`.
+    pub fn new(hub: &'a Hub, room: &'a Room) -> Self {
+        Self { hub, room, except: None, membership: Membership::Unchanged }
+    }
+
+    /// Live delivery skips these recipients (the log still has the event for everyone).
+    pub fn except(mut self, except: Option<Except>) -> Self {
+        self.except = except;
+        self
+    }
+
+    /// The write makes `user_id` a member of an auto-joined room (a thread): its connections
+    /// join before the publish.
+    pub fn joining(mut self, user_id: &'a str) -> Self {
+        self.membership = Membership::Joins(user_id);
+        self
+    }
+
+    /// The write ends `user_id`'s membership: its connections leave before the publish.
+    pub fn leaving(mut self, user_id: &'a str) -> Self {
+        self.membership = Membership::Leaves(user_id);
+        self
+    }
+
+    /// The write makes `user_id` a member of a room joined while viewed (draft, canvas).
+    pub fn adding(mut self, user_id: &'a str) -> Self {
+        self.membership = Membership::Added(user_id);
+        self
+    }
+
+    /// Runs `write` (a store write; not started until the order is held) and publishes its
+    /// event after the commit. Returns what the write returned and the event's position.
+    pub async fn run<W: CommitOutput>(
+        self,
+        write: impl Future<Output = Result<Written<W>, StoreError>>,
+    ) -> Result<(W::Value, Published), DomainError> {
+        let _order = self.hub.order(self.room).await;
+        let (value, event) = write.await??.split();
+        match self.membership {
+            Membership::Unchanged => {}
+            Membership::Joins(user_id) => self.hub.join_user(user_id, self.room),
+            Membership::Leaves(user_id) => self.hub.leave_user(user_id, self.room),
+            Membership::Added(user_id) => self.hub.add_member(user_id, self.room),
+        }
+        crate::telemetry::events().stored.increment(1);
+        let published = Published { seq: event.seq, timestamp: event.created_at };
+        self.hub.publish_durable(self.room, event.seq, Frame::from(event.frame), self.except.as_ref());
+        Ok((value, published))
+    }
+}
+
+/// Appends an event that changes nothing else (a backend's publish, a probe in a test) to
+/// `room` and publishes it. `encode` must copy the envelope's room, seq and timestamp.
 pub async fn append_and_publish(
     store: &Store,
     hub: &Hub,
-    room: &str,
-    build: impl FnOnce(i64, i64) -> String + Send,
+    room: &Room,
+    encode: impl EncodeEvent,
 ) -> Result<Published, DomainError> {
-    let _order = hub.registry().order_lock(room).await;
-    let event = store.append_event(room, clock::now_ms(), build).await?;
-    Ok(publish_committed(hub, room, event, None))
-}
-
-/// Publishes an event already committed to `room`'s log (the caller holds the room's order
-/// lock), skipping the connection or user in `except`, and counts it in `events_stored_total`.
-/// Every domain's durable events leave through here.
-pub fn publish_committed(hub: &Hub, room: &str, event: StoredEvent, except: Option<&Except>) -> Published {
-    crate::telemetry::events().stored.increment(1);
-    let published = Published { seq: event.seq, timestamp: event.created_at };
-    let frame = Frame::from(event.frame);
-    match except {
-        Some(except) => hub.publish_durable_except(room, event.seq, frame, except),
-        None => hub.publish_durable(room, event.seq, frame),
-    }
-    published
+    let write = store.append_event(room, clock::now_ms(), encode);
+    let ((), published) = Commit::new(hub, room).run(async { write.await.map(Ok::<_, Refusal>) }).await?;
+    Ok(published)
 }
 
 /// The server publish API: an app backend's own event `{"type": ..., ...}` into `room`.
-/// `room`, `seq` and `timestamp` are set by the server (overwriting any sent).
+/// `room`, `seq` and `timestamp` are set by the server (overwriting any sent). The protocol's
+/// own frame types are refused, so a backend cannot forge one.
 pub async fn publish_from_backend(
     store: &Store,
     hub: &Hub,
-    room: &str,
+    room: &Room,
     mut event: Map<String, Value>,
 ) -> Result<Published, DomainError> {
-    rooms::parse(room)?;
     let Some(kind) = event.get("type").and_then(Value::as_str) else {
         return Err(DomainError::Invalid("the event needs a string \"type\"".into()));
     };
@@ -66,12 +168,11 @@ pub async fn publish_from_backend(
     if ServerFrame::TYPES.contains(&kind) || ClientFrame::TYPES.contains(&kind) {
         return Err(DomainError::Invalid(format!("\"{kind}\" is a protocol frame type; choose another")));
     }
-    let room_value = Value::from(room);
-    append_and_publish(store, hub, room, move |seq, timestamp| {
-        event.insert("room".into(), room_value);
-        event.insert("seq".into(), seq.into());
-        event.insert("timestamp".into(), timestamp.into());
-        Value::Object(event).to_string()
+    append_and_publish(store, hub, room, move |envelope: &Envelope<'_>| {
+        event.insert("room".into(), envelope.room.into());
+        event.insert("seq".into(), envelope.seq.into());
+        event.insert("timestamp".into(), envelope.timestamp.into());
+        hub::to_json(&Value::Object(event))
     })
     .await
 }

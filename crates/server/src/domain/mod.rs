@@ -4,13 +4,13 @@
 //! domain's rules, writes through the store and returns records or a [`DomainError`]. Transports
 //! (REST handlers, WebSocket frame handlers) translate the error once, at their edge.
 
-pub mod canvas_activity;
 pub mod canvases;
 pub mod drafts;
 mod error;
 pub mod events;
 pub mod ids;
 pub mod library;
+pub mod messages;
 pub mod presence;
 pub mod rooms;
 pub mod threads;

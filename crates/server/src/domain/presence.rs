@@ -1,26 +1,27 @@
 //! Presence (seed 002): online means at least one live connection. Status changes reach the
-//! user's collaborators (API.md: members of a shared thread) that are online, each once; the only
-//! write is `last_online`, when the last connection closes.
+//! user's collaborators — the users who share a thread, a draft or a canvas with them (API.md
+//! §3) — that are online, each once; the only write is `last_online`, when the last connection
+//! closes.
 
 use tandem_protocol::ws::ServerFrame;
 
 use super::DomainError;
 use crate::clock;
-use crate::hub::{self, Hub, Presence};
+use crate::hub::{self, Hub, Transition};
+use crate::room::Room;
 use crate::store::{Store, UserRecord};
 
 /// Acts on a presence transition of `user_id`: writes `last_online` when the user went offline,
-/// then sends `user_status_changed` to the `user:` room of each online collaborator — every
-/// other user with a live connection in one of `threads`, the user's thread rooms — unless a
+/// then sends `user_status_changed` to the `user:` room of each online collaborator, unless a
 /// newer transition of the same user happened meanwhile (it announces itself). The recipients
-/// come from the hub, not the store: a reconnect storm of large threads costs memory reads, not
-/// one query per connection. Failures are logged: presence is best effort and never fails the
+/// come from the hub's presence, not the store: a reconnect storm costs memory reads, not one
+/// query per connection. Failures are logged: presence is best effort and never fails the
 /// connection.
-pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Presence, threads: &[Box<str>]) {
+pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Transition) {
     let (is_online, generation) = match transition {
-        Presence::WentOnline { generation } => (true, generation),
-        Presence::WentOffline { generation } => (false, generation),
-        Presence::Unchanged => return,
+        Transition::WentOnline { generation } => (true, generation),
+        Transition::WentOffline { generation } => (false, generation),
+        Transition::Unchanged => return,
     };
     let timestamp = clock::now_ms();
     // A user back online (a reconnect raced this announcement) keeps no stale last_online.
@@ -30,11 +31,12 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Prese
     {
         tracing::warn!(error = %e, user_id, "could not record last_online");
     }
-    let collaborators = hub.registry().co_members(user_id, threads);
+    let presence = hub.presence();
+    let collaborators = presence.co_members_online(user_id);
     let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
-    hub.registry().announce(user_id, generation, is_online, || {
+    presence.announce(user_id, generation, is_online, &mut || {
         for collaborator in &collaborators {
-            hub.publish(&hub::user_room(collaborator), frame.clone());
+            hub.publish(&Room::user(collaborator), frame.clone());
         }
     });
 }

@@ -5,36 +5,22 @@
 //! it is `NotFound`, the same answer as for a thread that does not exist. The exceptions are
 //! the two ways in: answering one's own invitation, and joining with an invite link's code.
 //!
-//! **Events and order.** Every change with an event writes both in one store transaction (the
-//! event gets its room's next seq) and is published after the commit. The writer holds the
-//! room's order lock ([`Registry::order_lock`](crate::hub::Registry::order_lock)) from before the
-//! transaction until after the publish, so live delivery follows seq order. Membership changes
-//! update the hub's subscriptions between commit and publish: a new member's open connections
-//! join the room first (so they get the event too: it carries the seq they can resume from), a
-//! leaving member's connections leave it first (so they never get it).
+//! **Events and order.** Every change with an event goes through [`Commit`]: the change and
+//! its event are one store transaction, published after the commit in seq order, and a
+//! membership change moves the user's connections into or out of the room in between.
 
 use rand::Rng;
-use serde_json::Value;
 use tandem_protocol::ws::ServerFrame;
 
-use super::{DomainError, events, ids};
+use super::events::Commit;
+use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
-use crate::store::{
-    InviteRecord, MessageRecord, NewMessage, Store, ThreadMemberRecord, ThreadRecord, ThreadRefusal, ThreadView,
-    UserRecord,
-};
-
-pub use crate::store::thread_room as room;
+use crate::room::Room;
+use crate::store::{Envelope, InviteRecord, Store, ThreadMemberRecord, ThreadRecord, ThreadView, UserRecord};
 
 /// Longest thread name, in characters (after trimming).
 pub const NAME_MAX: usize = 100;
-/// Largest message snapshot, in bytes of compact JSON.
-pub const SNAPSHOT_MAX: usize = 64 * 1024;
-/// Messages per page when the caller does not say.
-pub const PAGE_DEFAULT: i64 = 50;
-/// Most messages per page.
-pub const PAGE_MAX: i64 = 100;
 /// Longest accepted invite-link code (real ones are 32 characters).
 const CODE_MAX: usize = 64;
 
@@ -67,7 +53,7 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, name: &str) 
         created_at: clock::now_ms(),
     };
     store.create_thread(&thread).await?;
-    hub.join_user(&creator.id, &room(&thread.id));
+    hub.join_user(&creator.id, &Room::thread(&thread.id));
     let member = ThreadMemberRecord {
         thread_id: thread.id.clone(),
         user_id: creator.id.clone(),
@@ -93,25 +79,12 @@ pub async fn get(store: &Store, user_id: &str, thread_id: &str) -> Result<Thread
     store.thread_view(thread_id, user_id).await?.ok_or(DomainError::NotFound("thread"))
 }
 
-/// `NotFound("thread")` unless `user_id` is a member of `thread_id`.
-async fn require_member(store: &Store, thread_id: &str, user_id: &str) -> Result<(), DomainError> {
-    if ids::is_id(thread_id) && store.is_member(&room(thread_id), user_id).await? {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound("thread"))
+/// `NotFound("thread")` unless `user_id` is a member of `thread_id` (a malformed id included).
+pub async fn require_member(store: &Store, thread_id: &str, user_id: &str) -> Result<(), DomainError> {
+    if !ids::is_id(thread_id) {
+        return Err(DomainError::NotFound("thread"));
     }
-}
-
-/// The error for a refused thread write, when the acting user's membership was the question.
-fn refused(refusal: ThreadRefusal) -> DomainError {
-    match refusal {
-        ThreadRefusal::NoThread | ThreadRefusal::NotMember => DomainError::NotFound("thread"),
-        ThreadRefusal::NoUser => DomainError::NotFound("user"),
-        ThreadRefusal::NoInvite => DomainError::NotFound("invitation"),
-        ThreadRefusal::BadCode => DomainError::NotFound("invite link"),
-        ThreadRefusal::AlreadyMember => DomainError::Conflict("the user is already a member of this thread".into()),
-        ThreadRefusal::AlreadyInvited => DomainError::Conflict("the user is already invited to this thread".into()),
-    }
+    rooms::require_member(store, &Room::thread(thread_id), user_id).await
 }
 
 /// Invites `invitee_id` to `thread_id` on behalf of the member `inviter`. The invitee's
@@ -131,26 +104,25 @@ pub async fn invite(
     }
     let invitee = store.user(invitee_id).await?.ok_or(DomainError::NotFound("user"))?;
     let thread = store.thread(thread_id).await?.ok_or(DomainError::NotFound("thread"))?;
-    let event_room = hub::user_room(&invitee.id);
+    let event_room = Room::user(&invitee.id);
     let at = clock::now_ms();
-    let build = {
-        let (event_room, inviter) = (event_room.clone(), inviter.clone());
-        move |seq, timestamp| {
+    let encode = {
+        let inviter = inviter.clone();
+        move |envelope: &Envelope<'_>| {
             hub::to_json(&ServerFrame::ThreadInvitation {
-                room: event_room,
-                seq,
+                room: envelope.room.to_owned(),
+                seq: envelope.seq,
                 thread_id: thread.id,
                 thread_name: thread.name,
                 invited_by: inviter.id,
                 invited_by_username: inviter.username,
-                timestamp,
+                timestamp: envelope.timestamp,
             })
         }
     };
-    let _order = hub.registry().order_lock(&event_room).await;
-    let event =
-        store.invite_to_thread(thread_id, &invitee.id, &inviter.id, &event_room, at, build).await?.map_err(refused)?;
-    events::publish_committed(hub, &event_room, event, None);
+    Commit::new(hub, &event_room)
+        .run(store.invite_to_thread(thread_id, &invitee.id, &inviter.id, &event_room, at, encode))
+        .await?;
     Ok(InviteRecord {
         thread_id: thread_id.to_owned(),
         user_id: invitee.id,
@@ -169,19 +141,18 @@ pub async fn create_invite_link(store: &Store, caller: &str, thread_id: &str) ->
     Ok(code)
 }
 
-/// The `invitation_accepted` frame builder for `user` joining `thread_id`.
-fn accepted_event(thread_id: &str, user: &UserRecord, is_online: bool) -> impl FnOnce(i64, i64) -> String + Send {
-    let (room, thread_id, user_id, user_name) =
-        (room(thread_id), thread_id.to_owned(), user.id.clone(), user.username.clone());
-    move |seq, timestamp| {
+/// The `invitation_accepted` frame encoder for `user` joining `thread_id`.
+fn accepted_event(thread_id: &str, user: &UserRecord, is_online: bool) -> impl FnOnce(&Envelope<'_>) -> String + Send {
+    let (thread_id, user_id, user_name) = (thread_id.to_owned(), user.id.clone(), user.username.clone());
+    move |envelope| {
         hub::to_json(&ServerFrame::InvitationAccepted {
-            room,
-            seq,
+            room: envelope.room.to_owned(),
+            seq: envelope.seq,
             thread_id,
             user_id,
             user_name,
             is_online,
-            timestamp,
+            timestamp: envelope.timestamp,
         })
     }
 }
@@ -215,19 +186,12 @@ pub async fn answer_invite(
             }
         }
         Answer::Accept => {
-            let room = room(thread_id);
-            let at = clock::now_ms();
-            {
-                let _order = hub.registry().order_lock(&room).await;
-                let build = accepted_event(thread_id, caller, hub.is_online(&caller.id));
-                let event =
-                    store.accept_invite(thread_id, &caller.id, at, build).await?.map_err(|refusal| match refusal {
-                        ThreadRefusal::NoThread => DomainError::NotFound("invitation"),
-                        other => refused(other),
-                    })?;
-                hub.join_user(&caller.id, &room);
-                events::publish_committed(hub, &room, event, None);
-            }
+            let room = Room::thread(thread_id);
+            let encode = accepted_event(thread_id, caller, hub.is_online(&caller.id));
+            Commit::new(hub, &room)
+                .joining(&caller.id)
+                .run(store.accept_invite(thread_id, &caller.id, clock::now_ms(), encode))
+                .await?;
             get(store, &caller.id, thread_id).await.map(Some)
         }
     }
@@ -246,19 +210,12 @@ pub async fn join_with_code(
     if !ids::is_id(thread_id) || code.is_empty() || code.len() > CODE_MAX {
         return Err(DomainError::NotFound("invite link"));
     }
-    let room = room(thread_id);
-    let at = clock::now_ms();
-    {
-        let _order = hub.registry().order_lock(&room).await;
-        let build = accepted_event(thread_id, caller, hub.is_online(&caller.id));
-        let event =
-            store.join_with_code(thread_id, code, &caller.id, at, build).await?.map_err(|refusal| match refusal {
-                ThreadRefusal::NoThread | ThreadRefusal::BadCode => DomainError::NotFound("invite link"),
-                other => refused(other),
-            })?;
-        hub.join_user(&caller.id, &room);
-        events::publish_committed(hub, &room, event, None);
-    }
+    let room = Room::thread(thread_id);
+    let encode = accepted_event(thread_id, caller, hub.is_online(&caller.id));
+    Commit::new(hub, &room)
+        .joining(&caller.id)
+        .run(store.join_with_code(thread_id, code, &caller.id, clock::now_ms(), encode))
+        .await?;
     get(store, &caller.id, thread_id).await
 }
 
@@ -278,85 +235,24 @@ pub async fn remove_member(
     if caller != user_id && thread.created_by != caller {
         return Err(DomainError::Forbidden("only the thread's creator can remove other members".into()));
     }
-    let room = room(thread_id);
-    let build = {
-        let (room, thread_id, user_id) = (room.clone(), thread_id.to_owned(), user_id.to_owned());
-        move |seq, timestamp| hub::to_json(&ServerFrame::ParticipantLeft { room, seq, thread_id, user_id, timestamp })
-    };
-    let _order = hub.registry().order_lock(&room).await;
-    let event =
-        store.remove_thread_member(thread_id, user_id, clock::now_ms(), build).await?.map_err(
-            |refusal| match refusal {
-                ThreadRefusal::NotMember => DomainError::NotFound("member"),
-                other => refused(other),
-            },
-        )?;
-    hub.leave_user(user_id, &room);
-    events::publish_committed(hub, &room, event, None);
-    Ok(())
-}
-
-/// Posts a message with `snapshot` (any JSON, at most [`SNAPSHOT_MAX`] bytes serialized, else
-/// `TooLarge`) by the member `author`. Every member connection gets `message_created`, the
-/// author's other devices included.
-pub async fn post_message(
-    store: &Store,
-    hub: &Hub,
-    author: &str,
-    thread_id: &str,
-    snapshot: Value,
-) -> Result<MessageRecord, DomainError> {
-    require_member(store, thread_id, author).await?;
-    let text = snapshot.to_string();
-    if text.len() > SNAPSHOT_MAX {
-        return Err(DomainError::TooLarge(format!(
-            "snapshot is {} bytes of JSON; the limit is {SNAPSHOT_MAX}",
-            text.len()
-        )));
-    }
-    let room = room(thread_id);
-    let (id, at) = (ids::new_id(), clock::now_ms());
-    let build = {
-        let (room, id, parent_thread, user_id) = (room.clone(), id.clone(), thread_id.to_owned(), author.to_owned());
-        move |seq, timestamp| {
-            hub::to_json(&ServerFrame::MessageCreated { room, seq, id, parent_thread, user_id, snapshot, timestamp })
+    let room = Room::thread(thread_id);
+    let encode = {
+        let (thread_id, user_id) = (thread_id.to_owned(), user_id.to_owned());
+        move |envelope: &Envelope<'_>| {
+            hub::to_json(&ServerFrame::ParticipantLeft {
+                room: envelope.room.to_owned(),
+                seq: envelope.seq,
+                thread_id,
+                user_id,
+                timestamp: envelope.timestamp,
+            })
         }
     };
-    let message = NewMessage { id: &id, thread_id, user_id: author, snapshot: &text, created_at: at };
-    let _order = hub.registry().order_lock(&room).await;
-    let event = store.insert_message(message, build).await?.map_err(refused)?;
-    let seq = event.seq;
-    events::publish_committed(hub, &room, event, None);
-    Ok(MessageRecord {
-        id,
-        thread_id: thread_id.to_owned(),
-        user_id: author.to_owned(),
-        snapshot: text,
-        created_at: at,
-        seq,
-    })
-}
-
-/// A page of `thread_id`'s messages for a member, newest first: up to `limit` (1..=100, default
-/// 50) messages older than the message `before` (`NotFound("message")` if it is not in this
-/// thread), or the newest ones without it.
-pub async fn messages(
-    store: &Store,
-    caller: &str,
-    thread_id: &str,
-    before: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Vec<MessageRecord>, DomainError> {
-    require_member(store, thread_id, caller).await?;
-    let limit = limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(DomainError::Invalid(format!("limit must be 1 to {PAGE_MAX}")));
-    }
-    let before_seq = match before {
-        None => i64::MAX,
-        Some(id) => store.message(thread_id, id).await?.ok_or(DomainError::NotFound("message"))?.seq,
-    };
-    Ok(store.messages_before(thread_id, before_seq, limit).await?)
+    Commit::new(hub, &room)
+        .leaving(user_id)
+        .run(store.remove_thread_member(thread_id, user_id, clock::now_ms(), encode))
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use tandem_protocol::ws::ServerFrame;
 use super::{DomainError, ids};
 use crate::clock;
 use crate::hub::{self, Hub};
+use crate::room::Room;
 use crate::store::{Store, StoreError, UserRecord};
 
 /// Shortest allowed username, in characters (after trimming).
@@ -122,12 +123,12 @@ pub async fn change_username(
     match store.collaborators(&user.id).await {
         Ok(collaborators) => {
             for collaborator in &collaborators {
-                hub.publish(&hub::user_room(&collaborator.id), frame.clone());
+                hub.publish(&Room::user(&collaborator.id), frame.clone());
             }
         }
         Err(e) => tracing::warn!(error = %e, user_id = %user.id, "could not load collaborators; rename not announced"),
     }
-    hub.publish(&hub::user_room(&user.id), frame);
+    hub.publish(&Room::user(&user.id), frame);
     Ok(user)
 }
 

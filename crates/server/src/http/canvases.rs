@@ -87,7 +87,7 @@ async fn create_canvas(
     AuthUser(caller): AuthUser,
     JsonBody(request): JsonBody<CreateCanvasRequest>,
 ) -> Result<(StatusCode, Json<Canvas>), AppError> {
-    let view = canvases::create(&state.store, &caller, &request.name, request.width, request.height).await?;
+    let view = canvases::create(&state.store, &state.hub, &caller, &request.name, request.width, request.height).await?;
     Ok((StatusCode::CREATED, Json(canvas_to_wire(view))))
 }
 
@@ -125,7 +125,7 @@ async fn add_member(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<AddCanvasMemberRequest>,
 ) -> Result<(StatusCode, Json<Canvas>), AppError> {
-    let view = canvases::add_member(&state.store, &caller.id, &id, &request.user_id).await?;
+    let view = canvases::add_member(&state.store, &state.hub, &caller.id, &id, &request.user_id).await?;
     Ok((StatusCode::CREATED, Json(canvas_to_wire(view))))
 }
 

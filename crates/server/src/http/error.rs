@@ -28,7 +28,7 @@ pub enum AppError {
     Query(#[from] QueryRejection),
     /// A plain HTTP request reached `/ws`.
     #[error("this endpoint only accepts WebSocket upgrades: {0}")]
-    Upgrade(#[from] crate::ws::handshake::HandshakeError),
+    Upgrade(#[from] super::handshake::HandshakeError),
     /// No route matches the path.
     #[error("no route for this path; the API lives under /api/v1")]
     RouteNotFound,

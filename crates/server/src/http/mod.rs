@@ -8,21 +8,20 @@ mod canvases;
 mod drafts;
 mod error;
 mod extract;
+pub mod handshake;
 mod library;
+mod messages;
 mod middleware;
 mod openapi;
 mod ops;
 mod rooms;
 mod threads;
 mod users;
-
-use std::sync::Arc;
+mod ws_upgrade;
+mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use metrics_exporter_prometheus::PrometheusHandle;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -30,34 +29,10 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::AppError;
 pub use extract::{ApiKey, AuthUser, JsonBody, credentials};
 
-use crate::auth::Authenticator;
-use crate::config::ServeConfig;
-use crate::hub::Hub;
-use crate::store::Store;
-
-/// What every handler can reach. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The data store.
-    pub store: Store,
-    /// Token issue/verify and caller resolution.
-    pub auth: Arc<Authenticator>,
-    /// The configuration the server started with.
-    pub config: Arc<ServeConfig>,
-    /// Renders `/metrics`.
-    pub metrics: PrometheusHandle,
-    /// Live connections, rooms and fan-out.
-    pub hub: Hub,
-    /// Tracks every connection and background task so shutdown can wait for them.
-    pub tasks: TaskTracker,
-    /// This node's canvas viewers and their typing/editing state (seed 004).
-    pub canvas_activity: Arc<crate::domain::canvas_activity::Activity>,
-    /// Cancelled when the server starts shutting down (sockets close with 1001).
-    pub shutdown: CancellationToken,
-}
+pub use crate::state::AppState;
 
 /// The whole HTTP application: `/api/v1/...`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`,
-/// `/readyz`, `/metrics`, with request ids, tracing, metrics, panic catching and the body limit.
+/// `/readyz`, `/metrics`, the browser SDK under `/sdk/`, with request ids, tracing, metrics, panic catching and the body limit.
 pub fn router(state: AppState) -> Router {
     let max_body_size = state.config.max_body_size;
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -66,6 +41,7 @@ pub fn router(state: AppState) -> Router {
             users::router()
                 .merge(library::router())
                 .merge(threads::router())
+                .merge(messages::router())
                 .merge(drafts::router())
                 .merge(canvases::router())
                 .merge(rooms::router()),
@@ -73,7 +49,8 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let app = api
         .merge(ops::router())
-        .merge(crate::ws::router())
+        .route("/ws", axum::routing::get(ws_upgrade::upgrade))
+        .merge(web::router())
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

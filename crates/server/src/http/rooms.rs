@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use super::{ApiKey, AppError, AppState, AuthUser, JsonBody};
 use crate::domain::{DomainError, events, rooms};
+use crate::room::Room;
 
 /// Longest long poll.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -61,6 +62,7 @@ async fn room_events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<EventPage>, AppError> {
     let Query(query) = query?;
+    let room = Room::parse(&room).map_err(DomainError::from)?;
     rooms::authorize(&state.store, &caller.id, &room).await?;
     let wait = match query.wait.as_deref() {
         Some(text) => crate::config::parse_duration(text).map_err(DomainError::Invalid)?,
@@ -77,13 +79,13 @@ async fn room_events(
     let metrics = crate::telemetry::events();
     loop {
         // Armed before reading, so an event published in between still wakes us.
-        let woken = state.hub.registry().waiter(&room).notified();
+        let woken = state.hub.durable_delivery(&room);
         tokio::pin!(woken);
         woken.as_mut().enable();
         let log = state.store.room_log(&room).await.map_err(DomainError::from)?;
         if query.after > log.last_seq || query.after < log.pruned_through {
             metrics.resyncs.increment(1);
-            return Ok(Json(page(room, Vec::new(), log.last_seq, true)));
+            return Ok(Json(page(room.into(), Vec::new(), log.last_seq, true)));
         }
         let found = state.store.events_after(&room, query.after, limit).await.map_err(DomainError::from)?;
         if !found.is_empty() || Instant::now() >= deadline {
@@ -92,7 +94,7 @@ async fn room_events(
                 .map(|event| serde_json::value::RawValue::from_string(event.frame))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| AppError::Domain(DomainError::Internal(format!("stored event is not JSON: {e}"))))?;
-            return Ok(Json(page(room, events, log.last_seq, false)));
+            return Ok(Json(page(room.into(), events, log.last_seq, false)));
         }
         metrics.long_polls_parked.increment(1.0);
         tokio::select! {
@@ -102,7 +104,7 @@ async fn room_events(
         }
         metrics.long_polls_parked.decrement(1.0);
         if state.shutdown.is_cancelled() {
-            return Ok(Json(page(room, Vec::new(), log.last_seq, false)));
+            return Ok(Json(page(room.into(), Vec::new(), log.last_seq, false)));
         }
     }
 }
@@ -133,6 +135,7 @@ async fn publish(
     Path(room): Path<String>,
     JsonBody(event): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<PublishedEvent>), AppError> {
+    let room = Room::parse(&room).map_err(DomainError::from)?;
     let published = events::publish_from_backend(&state.store, &state.hub, &room, event).await?;
-    Ok((StatusCode::CREATED, Json(PublishedEvent { room, seq: published.seq, timestamp: published.timestamp })))
+    Ok((StatusCode::CREATED, Json(PublishedEvent { room: room.into(), seq: published.seq, timestamp: published.timestamp })))
 }

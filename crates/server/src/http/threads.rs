@@ -1,31 +1,27 @@
-//! `/api/v1/threads`: threads, invitations (by user and by link), membership, messages.
+//! `/api/v1/threads`: threads, invitations (by user and by link), membership (messages are
+//! in `messages`).
 //!
 //! A caller who is not a member of a thread gets `404` for it and for everything under it,
 //! exactly as for a thread that does not exist; the exceptions are answering one's own
 //! invitation and joining with an invite link's code.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tandem_protocol::ErrorBody;
 use tandem_protocol::rest::{
-    AnswerInviteRequest, CreateThreadRequest, Invite, InviteAction, InviteLink, InviteRequest, JoinRequest, Message,
-    MessageList, PostMessageRequest, Thread, ThreadList, ThreadUser,
+    AnswerInviteRequest, CreateThreadRequest, Invite, InviteAction, InviteLink, InviteRequest, JoinRequest, Thread,
+    ThreadList, ThreadUser,
 };
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{AppError, AppState, AuthUser, JsonBody};
 use crate::clock;
-use crate::domain::DomainError;
 use crate::domain::threads::{self, Answer};
 use crate::hub::Hub;
-use crate::store::{InviteRecord, MessageRecord, ThreadView};
+use crate::store::{InviteRecord, ThreadView};
 
 /// Routes of this area, relative to `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,7 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_invite_link))
         .routes(routes!(join))
         .routes(routes!(remove_member))
-        .routes(routes!(post_message, list_messages))
 }
 
 /// The wire form of a thread; each member's `is_online` is read from the hub (memory only).
@@ -72,18 +67,6 @@ fn invite_to_wire(invite: InviteRecord) -> Invite {
         invited_by: invite.invited_by,
         created_at: clock::rfc3339_ms(invite.created_at),
     }
-}
-
-fn message_to_wire(message: MessageRecord) -> Result<Message, AppError> {
-    let snapshot = RawValue::from_string(message.snapshot)
-        .map_err(|e| DomainError::Internal(format!("stored snapshot of message {} is not JSON: {e}", message.id)))?;
-    Ok(Message {
-        id: message.id,
-        thread_id: message.thread_id,
-        user_id: message.user_id,
-        snapshot,
-        created_at: clock::rfc3339_ms(message.created_at),
-    })
 }
 
 /// Create a thread; the caller is its first member.
@@ -236,56 +219,4 @@ async fn remove_member(
 ) -> Result<StatusCode, AppError> {
     threads::remove_member(&state.store, &state.hub, &caller.id, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Post a message (members only). Every member connection gets `message_created`.
-#[utoipa::path(post, path = "/threads/{id}/messages", tag = "threads", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Thread id")),
-    request_body = PostMessageRequest,
-    responses(
-        (status = 201, description = "Posted", body = Message),
-        (status = 401, body = ErrorBody),
-        (status = 404, description = "No such thread, or not a member", body = ErrorBody),
-        (status = 413, description = "Snapshot over 64 KiB serialized (or body over --max-body-size)", body = ErrorBody),
-        (status = 422, description = "No snapshot", body = ErrorBody),
-    ))]
-async fn post_message(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
-    JsonBody(request): JsonBody<PostMessageRequest>,
-) -> Result<(StatusCode, Json<Message>), AppError> {
-    let message = threads::post_message(&state.store, &state.hub, &caller.id, &id, request.snapshot).await?;
-    Ok((StatusCode::CREATED, Json(message_to_wire(message)?)))
-}
-
-/// Query of the messages endpoint.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct MessagesQuery {
-    /// Only messages older than this message (its id), for the next page.
-    before: Option<String>,
-    /// Messages per page, 1..=100 (default 50).
-    limit: Option<i64>,
-}
-
-/// A page of a thread's messages, newest first (members only).
-#[utoipa::path(get, path = "/threads/{id}/messages", tag = "threads", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Thread id"), MessagesQuery),
-    responses(
-        (status = 200, body = MessageList),
-        (status = 400, description = "limit outside 1..=100, or not a number", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, description = "No such thread / not a member, or `before` is not a message of it", body = ErrorBody),
-    ))]
-async fn list_messages(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
-    query: Result<Query<MessagesQuery>, QueryRejection>,
-) -> Result<Json<MessageList>, AppError> {
-    let Query(query) = query?;
-    let page = threads::messages(&state.store, &caller.id, &id, query.before.as_deref(), query.limit).await?;
-    let messages = page.into_iter().map(message_to_wire).collect::<Result<_, _>>()?;
-    Ok(Json(MessageList { messages }))
 }

@@ -1,56 +1,188 @@
-//! The seam between publishing and delivering.
+//! The broker seam: between "publish" and "deliver", and where a node says which rooms it
+//! needs.
+//!
+//! The hub hands every publication and membership change to its [`Broker`]; the broker
+//! carries them to every node (itself included), where they arrive through that node's
+//! [`Inbound`]. [`LocalBroker`] is the single-node broker: it hands everything straight to
+//! its own inbound. A network broker (Redis, in the cluster issue) must pass the same
+//! [`conformance`] suite.
 
-use super::{Except, Frame, Registry};
+use std::sync::Arc;
 
-/// Carries publications and membership changes to every node's [`Registry`].
-///
-/// Methods never wait: an implementation that talks to the network (Redis) queues the work
-/// and returns. Delivery is at-most-once across nodes; durable events are recovered from the
-/// store by sequence number, never from the broker.
-pub trait Broker: Send + Sync + 'static {
-    /// Deliver `frame` to `room`'s subscribers on every node. `seq` is set for durable events
-    /// (already committed to the log) and lets recovering connections order and dedupe them.
-    fn publish(&self, room: &str, seq: Option<i64>, frame: Frame);
-    /// Like [`Broker::publish`], but recipients matching `except` are skipped (seed 004's
-    /// exclude-sender rule). `except` is plain data so a network broker can carry it.
-    fn publish_except(&self, room: &str, seq: Option<i64>, frame: Frame, except: &Except);
-    /// Subscribe `user_id`'s connections on every node to `room`.
-    fn join_user(&self, user_id: &str, room: &str);
-    /// Unsubscribe `user_id`'s connections on every node from `room`.
-    fn leave_user(&self, user_id: &str, room: &str);
+use super::registry::Registry;
+use super::{Except, Frame, NodeId};
+
+/// One publication: an encoded frame for a room's subscribers.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// The room.
+    pub room: Box<str>,
+    /// Set for durable events (already committed to the log with this seq); lets recovering
+    /// connections order and dedupe them.
+    pub seq: Option<i64>,
+    /// The frame, encoded once for every recipient.
+    pub frame: Frame,
+    /// Recipients skipped (seed 004: no echo to the sender), with the node that published:
+    /// a connection id means something only on its own node.
+    pub except: Option<(Except, NodeId)>,
 }
 
-/// The single-node broker: everything goes straight into this process's registry.
-#[derive(Debug, Clone)]
-pub struct LocalBroker {
+/// Carries publications and membership changes to every node's [`Inbound`].
+///
+/// Methods never wait: an implementation that talks to the network queues the work and
+/// returns. Delivery across nodes is at-most-once; durable events are recovered from the store
+/// by seq, never from the broker.
+pub trait Broker: Send + Sync + 'static {
+    /// Delivers `publication` to the room's subscribers on every node.
+    fn publish(&self, publication: Publication);
+    /// Subscribes `user_id`'s connections on every node to `room`.
+    fn join_user(&self, user_id: &str, room: &str);
+    /// Unsubscribes `user_id`'s connections on every node from `room`.
+    fn leave_user(&self, user_id: &str, room: &str);
+    /// This node got its first local subscriber of `room` (`true`) or lost its last (`false`):
+    /// a network broker starts or stops listening to the room's channel.
+    fn interest(&self, room: &str, interested: bool);
+}
+
+/// What arrives at a node from its broker: deliveries and membership changes, applied to this
+/// node's connections. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Inbound {
     registry: Registry,
 }
 
-impl LocalBroker {
-    /// A broker delivering into `registry`.
-    pub fn new(registry: Registry) -> Self {
+impl Inbound {
+    pub(super) fn new(registry: Registry) -> Self {
         Self { registry }
+    }
+
+    /// Queues the publication on this node's subscribers of its room (never waits; a full
+    /// queue closes that connection as a slow consumer). Returns the number of recipients.
+    pub fn deliver(&self, publication: &Publication) -> usize {
+        let started = std::time::Instant::now();
+        let except = publication.except.as_ref().map(|(except, node)| (except, *node));
+        let delivered = self.registry.deliver(&publication.room, publication.seq, &publication.frame, except);
+        crate::telemetry::ws().fanout_seconds.record(started.elapsed().as_secs_f64());
+        delivered
+    }
+
+    /// Subscribes `user_id`'s connections on this node to `room`. True if the room got its
+    /// first local subscriber.
+    pub fn join_user(&self, user_id: &str, room: &str) -> bool {
+        self.registry.join_user(user_id, room)
+    }
+
+    /// Unsubscribes `user_id`'s connections on this node from `room`. True if the room lost
+    /// its last local subscriber.
+    pub fn leave_user(&self, user_id: &str, room: &str) -> bool {
+        self.registry.leave_user(user_id, room)
+    }
+}
+
+/// The single-node broker: everything goes straight to this node's inbound.
+#[derive(Debug, Clone)]
+pub struct LocalBroker {
+    inbound: Inbound,
+}
+
+impl LocalBroker {
+    /// A broker delivering into `inbound`.
+    pub fn new(inbound: Inbound) -> Arc<Self> {
+        Arc::new(Self { inbound })
     }
 }
 
 impl Broker for LocalBroker {
-    fn publish(&self, room: &str, seq: Option<i64>, frame: Frame) {
-        let started = std::time::Instant::now();
-        self.registry.deliver(room, seq, &frame);
-        crate::telemetry::ws().fanout_seconds.record(started.elapsed().as_secs_f64());
-    }
-
-    fn publish_except(&self, room: &str, seq: Option<i64>, frame: Frame, except: &Except) {
-        let started = std::time::Instant::now();
-        self.registry.deliver_except(room, seq, &frame, Some(except));
-        crate::telemetry::ws().fanout_seconds.record(started.elapsed().as_secs_f64());
+    fn publish(&self, publication: Publication) {
+        self.inbound.deliver(&publication);
     }
 
     fn join_user(&self, user_id: &str, room: &str) {
-        self.registry.join_user(user_id, room);
+        self.inbound.join_user(user_id, room);
     }
 
     fn leave_user(&self, user_id: &str, room: &str) {
-        self.registry.leave_user(user_id, room);
+        self.inbound.leave_user(user_id, room);
+    }
+
+    fn interest(&self, _room: &str, _interested: bool) {
+        // One node: every publication is already here.
+    }
+}
+
+/// The behaviour every [`Broker`] must show, driven through a [`Hub`](super::Hub) built on it
+/// (`make` builds a hub over a broker of the implementation under test); `#[test]`s call
+/// these for each implementation. Deliveries are awaited on the connections' queues, with a
+/// timeout, so a network broker's latency is fine.
+#[cfg(test)]
+pub mod conformance {
+    use std::time::Duration;
+
+    use crate::hub::{Connection, Except, Frame, Hub};
+    use crate::room::Room;
+
+    async fn next(connection: &Connection) -> Option<String> {
+        let mut batch = std::collections::VecDeque::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), connection.queue().next_batch(&mut batch));
+        read.await.ok()?;
+        batch.front().map(|frame| frame.as_str().to_owned())
+    }
+
+    async fn nothing_for(connection: &Connection) -> bool {
+        connection.send(Frame::from_static("marker"));
+        next(connection).await.as_deref() == Some("marker")
+    }
+
+    /// A publication reaches every subscriber of its room and no one else; `except` skips a
+    /// user's connections, or one connection.
+    pub async fn publications_reach_subscribers_only(hub: Hub) {
+        let room = Room::thread("1");
+        let (a1, a2, b, c) =
+            (hub.connection("a", 8), hub.connection("a", 8), hub.connection("b", 8), hub.connection("c", 8));
+        for connection in [&a1, &a2, &b, &c] {
+            hub.connect(connection);
+        }
+        for connection in [&a1, &a2, &b] {
+            hub.subscribe(connection, &room);
+        }
+        hub.publish(&room, Frame::from_static("one"));
+        for connection in [&a1, &a2, &b] {
+            assert_eq!(next(connection).await.as_deref(), Some("one"));
+        }
+        assert!(nothing_for(&c).await);
+        hub.publish_except(&room, Frame::from_static("two"), &Except::User("a".into()));
+        assert_eq!(next(&b).await.as_deref(), Some("two"));
+        assert!(nothing_for(&a1).await && nothing_for(&a2).await);
+        hub.publish_except(&room, Frame::from_static("three"), &Except::Connection(a1.id()));
+        assert_eq!(next(&a2).await.as_deref(), Some("three"));
+        assert_eq!(next(&b).await.as_deref(), Some("three"));
+        assert!(nothing_for(&a1).await);
+    }
+
+    /// `join_user` / `leave_user` subscribe and unsubscribe every connection of the user.
+    pub async fn membership_changes_reach_every_connection(hub: Hub) {
+        let room = Room::thread("2");
+        let (a1, a2) = (hub.connection("a", 8), hub.connection("a", 8));
+        hub.connect(&a1);
+        hub.connect(&a2);
+        hub.join_user("a", &room);
+        hub.publish(&room, Frame::from_static("in"));
+        assert_eq!(next(&a1).await.as_deref(), Some("in"));
+        assert_eq!(next(&a2).await.as_deref(), Some("in"));
+        hub.leave_user("a", &room);
+        hub.publish(&room, Frame::from_static("out"));
+        assert!(nothing_for(&a1).await && nothing_for(&a2).await);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conformance;
+    use crate::hub::Hub;
+
+    #[tokio::test]
+    async fn local_broker_conforms() {
+        conformance::publications_reach_subscribers_only(Hub::local()).await;
+        conformance::membership_changes_reach_every_connection(Hub::local()).await;
     }
 }

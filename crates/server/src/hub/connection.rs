@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
-use super::{Frame, OutboundQueue, Push};
+use super::{Frame, NodeId, OutboundQueue, Push};
 
 /// Live durable events of one room held back during its replay: `(seq, frame)`.
 type HeldBack = Vec<(i64, Frame)>;
@@ -24,6 +24,7 @@ impl std::fmt::Display for ConnId {
 /// only ever touch the queue.
 #[derive(Debug)]
 pub struct Connection {
+    node: NodeId,
     id: ConnId,
     user_id: Box<str>,
     queue: OutboundQueue,
@@ -41,10 +42,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection for `user_id` with an outbound queue of `queue_capacity` frames.
-    pub fn new(user_id: &str, queue_capacity: usize) -> Self {
+    /// A new connection of `user_id` on `node` with an outbound queue of `queue_capacity`
+    /// frames (the hub makes them: `Hub::connection`).
+    pub fn new(node: NodeId, user_id: &str, queue_capacity: usize) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
+            node,
             id: ConnId(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
             user_id: user_id.into(),
             queue: OutboundQueue::new(queue_capacity),
@@ -59,6 +62,11 @@ impl Connection {
     /// Process-unique id.
     pub fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// The node it is connected to.
+    pub fn node(&self) -> NodeId {
+        self.node
     }
 
     /// The authenticated user.
@@ -156,10 +164,9 @@ impl Connection {
         std::mem::take(&mut *self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// The rooms this connection is in whose name starts with `prefix`.
-    pub fn rooms_with_prefix(&self, prefix: &str) -> Vec<Box<str>> {
-        let rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        rooms.iter().filter(|room| room.starts_with(prefix)).cloned().collect()
+    /// The rooms this connection is in, by name.
+    pub fn rooms(&self) -> Vec<Box<str>> {
+        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Whether the connection is subscribed to `room`.

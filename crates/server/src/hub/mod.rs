@@ -1,27 +1,38 @@
-//! The hub: who is connected, which connection is in which room, and fan-out.
+//! The hub: who is connected, which connection is in which room, fan-out, presence.
 //!
-//! * [`Registry`] holds user → connections and room → connections in sharded maps (no global
-//!   lock on the publish path; a lock is never held across `.await`).
-//! * [`Broker`] is the seam between "publish" and "deliver": the in-process [`LocalBroker`]
-//!   delivers straight into this node's registry; a cluster broker (Redis) will carry the same
-//!   envelopes to every node's registry without the hub or the domain changing.
-//! * [`Hub`] is the handle the rest of the server uses: it encodes an event to JSON **once** and
-//!   hands the shared bytes to the broker; every recipient gets a reference-counted clone.
-//! * Each [`Connection`] has a bounded [`OutboundQueue`]; overflow closes that connection as a
-//!   slow consumer instead of delaying anyone else.
+//! [`Hub`] is the one handle the rest of the server uses; everything behind it is private:
+//! * the registry holds user → connections and room → connections in sharded maps (no global
+//!   lock on the publish path; no lock is ever held across `.await`), the per-room publish-order
+//!   locks and the long-poll wake-ups;
+//! * [`Broker`] is the seam between publishing and delivering: [`LocalBroker`] delivers straight
+//!   into this node; a cluster broker carries the same [`Publication`]s to every node's
+//!   [`Inbound`] and learns, through [`Broker::interest`], which rooms this node needs;
+//! * [`Presence`] is the seam for who is online and with whom ([`LocalPresence`] for one node);
+//! * [`activity`] is the ephemeral room activity (typing, cursors, tile editing) of every room.
+//!
+//! A frame is encoded to JSON **once**; every recipient gets a reference-counted clone of the
+//! bytes. Each [`Connection`] has a bounded [`OutboundQueue`]; overflow closes that connection
+//! as a slow consumer instead of delaying anyone else.
 
+pub mod activity;
 mod broker;
 mod connection;
+mod presence;
 mod queue;
 mod registry;
 mod shards;
 
 use std::sync::Arc;
 
-pub use broker::{Broker, LocalBroker};
+use tokio::sync::{MutexGuard, futures::Notified};
+
+use activity::Activity;
+
+pub use broker::{Broker, Inbound, LocalBroker, Publication};
 pub use connection::{ConnId, Connection};
+pub use presence::{LocalPresence, Presence, Transition};
 pub use queue::{CloseReason, OutboundQueue, Push};
-pub use registry::{Presence, Registry};
+use registry::{Change, Registry};
 
 /// An encoded server frame: JSON text shared by every recipient (cloning is a reference-count
 /// increment, never a copy).
@@ -42,26 +53,34 @@ pub fn to_json<T: serde::Serialize>(event: &T) -> String {
     }
 }
 
-/// The room every connection of a user is in: personal events (invitations, statuses).
-pub fn user_room(user_id: &str) -> String {
-    format!("user:{user_id}")
+/// A node's name, random per process (a cluster will name its nodes): what makes a
+/// [`ConnId`] meaningful across nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId(pub u64);
+
+impl NodeId {
+    /// A fresh random node id.
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
 }
 
 /// Whom a publication skips (seed 004: events are not echoed to the connection or user that
-/// caused them). Plain data, so a cluster broker can carry it with the envelope.
+/// caused them). Plain data, so a cluster broker can carry it with the publication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Except {
-    /// One connection (the REST request's `X-Connection-Id`, checked to be the caller's).
+    /// One connection of the publishing node (the REST request's `X-Connection-Id`, checked to
+    /// be the caller's).
     Connection(ConnId),
-    /// Every connection of one user (its other devices too).
+    /// Every connection of one user (its other devices too), on every node.
     User(String),
 }
 
 impl Except {
-    /// Whether `connection` is skipped.
-    pub fn matches(&self, connection: &Connection) -> bool {
+    /// Whether `connection`, on this node, is skipped by a publication from node `from`.
+    pub fn matches(&self, from: NodeId, connection: &Connection) -> bool {
         match self {
-            Self::Connection(id) => connection.id() == *id,
+            Self::Connection(id) => from == connection.node() && connection.id() == *id,
             Self::User(user_id) => connection.user_id() == user_id,
         }
     }
@@ -70,66 +89,171 @@ impl Except {
 /// Handle to this node's hub. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
+    node: NodeId,
     registry: Registry,
     broker: Arc<dyn Broker>,
+    presence: Arc<dyn Presence>,
+    activity: Activity,
 }
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("registry", &self.registry).finish_non_exhaustive()
+        f.debug_struct("Hub").field("node", &self.node).finish_non_exhaustive()
     }
 }
 
 impl Hub {
-    /// A hub whose events stay in this process.
+    /// A single-node hub: in-process broker and presence.
     pub fn local() -> Self {
-        let registry = Registry::default();
-        let broker = Arc::new(LocalBroker::new(registry.clone()));
-        Self { registry, broker }
+        Self::new(NodeId::random(), |inbound| LocalBroker::new(inbound), Arc::new(LocalPresence::default()))
     }
 
-    /// This node's connections and subscriptions.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// A hub on node `node` whose broker is built by `broker` around this node's inbound side.
+    pub fn new(node: NodeId, broker: impl FnOnce(Inbound) -> Arc<dyn Broker>, presence: Arc<dyn Presence>) -> Self {
+        let registry = Registry::default();
+        let broker = broker(Inbound::new(registry.clone()));
+        let activity = Activity::new(node, registry.clone(), broker.clone());
+        Self { node, registry, broker, presence, activity }
+    }
+
+    /// This node.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// A new connection of `user_id` on this node (its queue holds `queue_capacity` frames).
+    pub fn connection(&self, user_id: &str, queue_capacity: usize) -> Arc<Connection> {
+        Arc::new(Connection::new(self.node, user_id, queue_capacity))
+    }
+
+    /// Registers an open connection; returns its user's presence transition.
+    pub fn connect(&self, connection: &Arc<Connection>) -> Transition {
+        self.registry.register(connection);
+        self.presence.connect(connection.user_id())
+    }
+
+    /// Unregisters a connection and leaves all its rooms; returns its user's presence
+    /// transition.
+    pub fn disconnect(&self, connection: &Arc<Connection>) -> Transition {
+        for room in self.registry.unregister(connection) {
+            self.broker.interest(&room, false);
+        }
+        self.presence.disconnect(connection.user_id())
+    }
+
+    /// Subscribes one connection to `room`. False if it already was.
+    pub fn subscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
+        match self.registry.subscribe(connection, room) {
+            Change::None => false,
+            Change::Changed => true,
+            Change::Interest => {
+                self.broker.interest(room, true);
+                true
+            }
+        }
+    }
+
+    /// Unsubscribes one connection from `room`. False if it was not subscribed.
+    pub fn unsubscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
+        match self.registry.unsubscribe(connection, room) {
+            Change::None => false,
+            Change::Changed => true,
+            Change::Interest => {
+                self.broker.interest(room, false);
+                true
+            }
+        }
     }
 
     /// Sends an ephemeral `frame` (no seq, not stored) to every connection subscribed to
     /// `room`, on every node.
     pub fn publish(&self, room: &str, frame: Frame) {
-        self.broker.publish(room, None, frame);
-    }
-
-    /// Sends a durable event, already committed to the log with `seq`, to `room` on every
-    /// node. Call it while holding [`Registry::order_lock`] for the room.
-    pub fn publish_durable(&self, room: &str, seq: i64, frame: Frame) {
-        self.broker.publish(room, Some(seq), frame);
+        self.broker.publish(Publication { room: room.into(), seq: None, frame, except: None });
     }
 
     /// [`Hub::publish`] skipping the recipients `except` matches.
     pub fn publish_except(&self, room: &str, frame: Frame, except: &Except) {
-        self.broker.publish_except(room, None, frame, except);
+        let except = Some((except.clone(), self.node));
+        self.broker.publish(Publication { room: room.into(), seq: None, frame, except });
     }
 
-    /// [`Hub::publish_durable`] skipping the recipients `except` matches (live delivery only:
-    /// the event is in the log and replays to everyone).
-    pub fn publish_durable_except(&self, room: &str, seq: i64, frame: Frame, except: &Except) {
-        self.broker.publish_except(room, Some(seq), frame, except);
+    /// Sends a durable event, already committed to the log with `seq`, to `room` on every
+    /// node, skipping `except` live (the event is in the log and replays to everyone). Only
+    /// `domain::events::commit` calls it, holding [`Hub::order`] for the room.
+    pub fn publish_durable(&self, room: &str, seq: i64, frame: Frame, except: Option<&Except>) {
+        let except = except.map(|except| (except.clone(), self.node));
+        self.broker.publish(Publication { room: room.into(), seq: Some(seq), frame, except });
     }
 
-    /// Subscribes every open connection of `user_id`, on every node, to `room` (e.g. after the
-    /// user accepted an invitation).
+    /// Held by a writer of `room` from before its transaction until after it published the
+    /// event (`domain::events::commit`), and by a replay while it switches to live delivery
+    /// (`ws::recovery`), so this node publishes each room's events in seq order. Per room (by
+    /// hash), never global; it guards no data, only order, and is held across the write's
+    /// `.await`s by design.
+    pub async fn order(&self, room: &str) -> MutexGuard<'_, ()> {
+        self.registry.order_lock(room).await
+    }
+
+    /// Resolves after the next durable delivery to `room` (or to a room sharing its wake-up
+    /// bucket: a spurious wake-up, never a missed one). Create it before reading the store, or
+    /// a delivery in between is missed.
+    pub fn durable_delivery(&self, room: &str) -> Notified<'_> {
+        self.registry.waiter(room).notified()
+    }
+
+    /// Subscribes every open connection of `user_id`, on every node, to `room`, and counts
+    /// `room` among the user's rooms for presence (e.g. after the user accepted an invitation).
     pub fn join_user(&self, user_id: &str, room: &str) {
+        self.presence.joined(user_id, room);
         self.broker.join_user(user_id, room);
     }
 
-    /// Unsubscribes every open connection of `user_id`, on every node, from `room` (e.g. after
-    /// the user left a thread).
+    /// Unsubscribes every open connection of `user_id`, on every node, from `room`, and drops
+    /// it from the user's rooms for presence (e.g. after the user left a thread).
     pub fn leave_user(&self, user_id: &str, room: &str) {
+        self.presence.left(user_id, room);
         self.broker.leave_user(user_id, room);
+    }
+
+    /// Counts `room` among `user_id`'s rooms for presence, without subscribing anyone (a new
+    /// member of a draft or canvas, which are joined while viewed).
+    pub fn add_member(&self, user_id: &str, room: &str) {
+        self.presence.joined(user_id, room);
     }
 
     /// Whether `user_id` has at least one live connection.
     pub fn is_online(&self, user_id: &str) -> bool {
-        self.registry.is_online(user_id)
+        self.presence.is_online(user_id)
+    }
+
+    /// Whether connection `id` of this node belongs to `user_id`.
+    pub fn owns_connection(&self, user_id: &str, id: ConnId) -> bool {
+        self.registry.connections_of(user_id).iter().any(|connection| connection.id() == id)
+    }
+
+    /// The distinct users with a connection in `room` on this node, sorted.
+    pub fn viewers(&self, room: &str) -> Vec<String> {
+        self.registry.viewers(room)
+    }
+
+    /// Bumped by every membership change of `user_id` on this node: a connection that joins
+    /// its rooms from a store read repeats the read if it moved meanwhile.
+    pub fn membership_epoch(&self, user_id: &str) -> u64 {
+        self.registry.membership_epoch(user_id)
+    }
+
+    /// Live activity (typing, cursors, tile editing, viewers) of every room.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// Stops the hub's own background work (activity wake-ups) and waits for it.
+    pub async fn close(&self) {
+        self.activity.close().await;
+    }
+
+    /// The presence seam (set a user's rooms, find co-members, announce).
+    pub fn presence(&self) -> &dyn Presence {
+        &*self.presence
     }
 }

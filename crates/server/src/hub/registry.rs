@@ -1,45 +1,20 @@
-//! This node's connections: user → connections (presence) and room → connections (fan-out).
+//! This node's connections: user → connections and room → connections (fan-out), the
+//! publish-order locks and the long-poll wake-ups. Private to the hub.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use super::shards::Shards;
-use super::{Connection, Except, Frame};
+use super::{Connection, Except, Frame, NodeId};
 
 /// Number of long-poll wake-up buckets and of publish-order locks. Rooms share a bucket or a
 /// lock by hash; sharing only costs a spurious wake-up or a short wait, never correctness.
 const BUCKETS: usize = 256;
 
-/// A user's presence transition caused by registering or unregistering a connection.
-/// `generation` orders transitions: an announcement is only made while it is still the user's
-/// latest transition, so a quick disconnect/reconnect can never end with co-members seeing
-/// the stale status last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presence {
-    /// The user's first connection: announce `is_online: true`.
-    WentOnline {
-        /// Transition number to pass to [`Registry::announce`].
-        generation: u64,
-    },
-    /// The user's last connection closed: write `last_online`, announce `is_online: false`.
-    WentOffline {
-        /// Transition number to pass to [`Registry::announce`].
-        generation: u64,
-    },
-    /// The user had (or still has) other connections: nothing to announce.
-    Unchanged,
-}
-
 #[derive(Debug, Default)]
 struct UserEntry {
     connections: Vec<Arc<Connection>>,
-    /// Latest presence transition (process-wide counter value).
-    generation: u64,
-    /// What collaborators were last told: online (true) or offline / nothing yet (false). A
-    /// user back before their offline was announced (a presence grace) is still online to them.
-    announced_online: bool,
     /// Bumped by every membership change, so a connection that subscribes to its rooms from a
     /// store read can tell whether a change raced with the read.
     membership_epoch: u64,
@@ -48,7 +23,6 @@ struct UserEntry {
 struct Inner {
     rooms: Shards<Vec<Arc<Connection>>>,
     users: Shards<UserEntry>,
-    generations: AtomicU64,
     /// Long polls park on their room's bucket; durable deliveries wake it.
     waiters: Box<[Notify]>,
     /// Serialises "commit, then publish" per room, so live delivery is in seq order.
@@ -61,7 +35,6 @@ impl Default for Inner {
         Self {
             rooms: Shards::default(),
             users: Shards::default(),
-            generations: AtomicU64::new(0),
             waiters: (0..BUCKETS).map(|_| Notify::new()).collect(),
             order: (0..BUCKETS).map(|_| Mutex::new(())).collect(),
             hasher: std::hash::RandomState::new(),
@@ -71,8 +44,7 @@ impl Default for Inner {
 
 /// Sharded registry of this node's connections. Cheap to clone.
 ///
-/// Lock discipline: a user-shard guard may be held while room shards are locked (presence
-/// announcements fan out under it); a room-shard guard is never held while locking anything.
+/// Lock discipline: no two of its shard guards are ever held at once, and none across `.await`.
 #[derive(Clone, Default)]
 pub struct Registry {
     inner: Arc<Inner>,
@@ -84,84 +56,42 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// How a subscription changed a room on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing changed (already subscribed, or not subscribed).
+    None,
+    /// The connection joined or left; other local connections are in the room too.
+    Changed,
+    /// The connection is the room's first local subscriber, or was its last: the broker learns
+    /// of this node's interest in the room.
+    Interest,
+}
+
 impl Registry {
-    fn next_generation(&self) -> u64 {
-        self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// Adds a connection to its user. Returns `WentOnline` for the user's first connection,
-    /// unless collaborators were never told the user went offline (a reconnect within the
-    /// presence grace): then the pending offline announcement is overtaken and nothing is said.
-    pub fn register(&self, connection: &Arc<Connection>) -> Presence {
+    /// Adds a connection to its user.
+    pub fn register(&self, connection: &Arc<Connection>) {
         let mut users = self.inner.users.write(connection.user_id());
-        let entry = users.entry(connection.user_id().into()).or_default();
-        entry.connections.push(connection.clone());
-        if entry.connections.len() == 1 {
-            entry.generation = self.next_generation();
-            if entry.announced_online {
-                return Presence::Unchanged;
-            }
-            Presence::WentOnline { generation: entry.generation }
-        } else {
-            Presence::Unchanged
-        }
+        users.entry(connection.user_id().into()).or_default().connections.push(connection.clone());
     }
 
-    /// Removes a connection from its user and from every room it was in. Returns
-    /// `WentOffline` when it was the user's last connection on this node.
-    pub fn unregister(&self, connection: &Arc<Connection>) -> Presence {
+    /// Removes a connection from its user and from every room it was in. Returns the rooms it
+    /// was the last local subscriber of.
+    pub fn unregister(&self, connection: &Arc<Connection>) -> Vec<Box<str>> {
+        let mut emptied = Vec::new();
         for room in connection.take_rooms() {
-            self.remove_from_room(connection, &room);
-        }
-        let mut users = self.inner.users.write(connection.user_id());
-        let Some(entry) = users.get_mut(connection.user_id()) else {
-            return Presence::Unchanged;
-        };
-        let before = entry.connections.len();
-        entry.connections.retain(|c| c.id() != connection.id());
-        if before > 0 && entry.connections.is_empty() {
-            entry.generation = self.next_generation();
-            Presence::WentOffline { generation: entry.generation }
-        } else {
-            Presence::Unchanged
-        }
-    }
-
-    /// Runs `deliver` only if `generation` is still `user_id`'s latest presence transition, while
-    /// holding that user's shard so no newer transition can be announced in between. Afterwards
-    /// an offline user's entry is forgotten. Returns whether `deliver` ran.
-    pub fn announce(&self, user_id: &str, generation: u64, online: bool, deliver: impl FnOnce()) -> bool {
-        let mut users = self.inner.users.write(user_id);
-        let Some(entry) = users.get_mut(user_id) else {
-            return false;
-        };
-        if entry.generation != generation {
-            return false;
-        }
-        deliver();
-        entry.announced_online = online;
-        if entry.connections.is_empty() {
-            users.remove(user_id);
-        }
-        true
-    }
-
-    /// The distinct users other than `user_id` with at least one connection on this node
-    /// subscribed to any of `rooms`, in no particular order. Reads the room shards only: no store
-    /// query, so a presence change costs the rooms' sizes in memory, however many connect at once.
-    pub fn co_members(&self, user_id: &str, rooms: &[Box<str>]) -> Vec<String> {
-        let mut users = std::collections::HashSet::new();
-        for room in rooms {
-            if let Some(members) = self.inner.rooms.read(room).get(&**room) {
-                users.extend(members.iter().map(|c| c.user_id()).filter(|id| *id != user_id).map(str::to_owned));
+            if self.remove_from_room(connection, &room) {
+                emptied.push(room);
             }
         }
-        users.into_iter().collect()
-    }
-
-    /// Whether `user_id` has at least one connection on this node.
-    pub fn is_online(&self, user_id: &str) -> bool {
-        self.inner.users.read(user_id).get(user_id).is_some_and(|entry| !entry.connections.is_empty())
+        let mut users = self.inner.users.write(connection.user_id());
+        if let Some(entry) = users.get_mut(connection.user_id()) {
+            entry.connections.retain(|c| c.id() != connection.id());
+            if entry.connections.is_empty() {
+                users.remove(connection.user_id());
+            }
+        }
+        emptied
     }
 
     /// The user's membership epoch (see [`Registry::join_user`]); 0 for unknown users.
@@ -169,34 +99,39 @@ impl Registry {
         self.inner.users.read(user_id).get(user_id).map_or(0, |entry| entry.membership_epoch)
     }
 
-    /// Subscribes one connection to `room`. False if it already was.
-    pub fn subscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
+    /// Subscribes one connection to `room`.
+    pub fn subscribe(&self, connection: &Arc<Connection>, room: &str) -> Change {
         if !connection.add_room(room) {
-            return false;
+            return Change::None;
         }
-        self.inner.rooms.write(room).entry(room.into()).or_default().push(connection.clone());
-        true
-    }
-
-    /// Unsubscribes one connection from `room`. False if it was not subscribed.
-    pub fn unsubscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
-        if !connection.remove_room(room) {
-            return false;
-        }
-        self.remove_from_room(connection, room);
-        true
-    }
-
-    fn remove_from_room(&self, connection: &Connection, room: &str) {
         let mut rooms = self.inner.rooms.write(room);
-        if let Some(members) = rooms.get_mut(room) {
-            if let Some(index) = members.iter().position(|c| c.id() == connection.id()) {
-                members.swap_remove(index);
-            }
-            if members.is_empty() {
-                rooms.remove(room);
-            }
+        let members = rooms.entry(room.into()).or_default();
+        members.push(connection.clone());
+        if members.len() == 1 { Change::Interest } else { Change::Changed }
+    }
+
+    /// Unsubscribes one connection from `room`.
+    pub fn unsubscribe(&self, connection: &Arc<Connection>, room: &str) -> Change {
+        if !connection.remove_room(room) {
+            return Change::None;
         }
+        if self.remove_from_room(connection, room) { Change::Interest } else { Change::Changed }
+    }
+
+    /// Whether the room is left without local subscribers.
+    fn remove_from_room(&self, connection: &Connection, room: &str) -> bool {
+        let mut rooms = self.inner.rooms.write(room);
+        let Some(members) = rooms.get_mut(room) else {
+            return false;
+        };
+        if let Some(index) = members.iter().position(|c| c.id() == connection.id()) {
+            members.swap_remove(index);
+        }
+        if members.is_empty() {
+            rooms.remove(room);
+            return true;
+        }
+        false
     }
 
     /// The user's connections on this node right now.
@@ -205,19 +140,23 @@ impl Registry {
     }
 
     /// Subscribes every connection of `user_id` on this node to `room` and bumps the user's
-    /// membership epoch.
-    pub fn join_user(&self, user_id: &str, room: &str) {
+    /// membership epoch. True if the room got its first local subscriber.
+    pub fn join_user(&self, user_id: &str, room: &str) -> bool {
+        let mut interest = false;
         for connection in self.bump_epoch(user_id) {
-            self.subscribe(&connection, room);
+            interest |= self.subscribe(&connection, room) == Change::Interest;
         }
+        interest
     }
 
     /// Unsubscribes every connection of `user_id` on this node from `room` and bumps the
-    /// user's membership epoch.
-    pub fn leave_user(&self, user_id: &str, room: &str) {
+    /// user's membership epoch. True if the room lost its last local subscriber.
+    pub fn leave_user(&self, user_id: &str, room: &str) -> bool {
+        let mut interest = false;
         for connection in self.bump_epoch(user_id) {
-            self.unsubscribe(&connection, room);
+            interest |= self.unsubscribe(&connection, room) == Change::Interest;
         }
+        interest
     }
 
     fn bump_epoch(&self, user_id: &str) -> Vec<Arc<Connection>> {
@@ -234,20 +173,15 @@ impl Registry {
     /// Queues `frame` on every connection subscribed to `room` on this node, without waiting
     /// for any of them, and wakes long polls of the room for durable events (`seq` set).
     /// Returns the number of recipients.
-    pub fn deliver(&self, room: &str, seq: Option<i64>, frame: &Frame) -> usize {
-        self.deliver_except(room, seq, frame, None)
-    }
-
-    /// [`Registry::deliver`], skipping the connections `except` matches. Returns the number of
-    /// recipients.
-    pub fn deliver_except(&self, room: &str, seq: Option<i64>, frame: &Frame, except: Option<&Except>) -> usize {
+    /// Connections that `except` matches on `node` (this node) are skipped.
+    pub fn deliver(&self, room: &str, seq: Option<i64>, frame: &Frame, except: Option<(&Except, NodeId)>) -> usize {
         let recipients = {
             let rooms = self.inner.rooms.read(room);
             match rooms.get(room) {
                 Some(members) => {
                     let mut delivered = 0;
                     for connection in members {
-                        if except.is_some_and(|except| except.matches(connection)) {
+                        if except.is_some_and(|(except, node)| except.matches(node, connection)) {
                             continue;
                         }
                         connection.deliver(room, seq, frame);
@@ -306,7 +240,7 @@ mod tests {
     use std::collections::VecDeque;
 
     fn connection(user: &str) -> Arc<Connection> {
-        Arc::new(Connection::new(user, 16))
+        Arc::new(Connection::new(NodeId(0), user, 16))
     }
 
     async fn drain(connection: &Connection) -> Vec<String> {
@@ -319,49 +253,6 @@ mod tests {
         batch.iter().map(|f| f.as_str().to_owned()).filter(|f| f != "end").collect()
     }
 
-    #[test]
-    fn first_and_last_connection_change_presence() {
-        let registry = Registry::default();
-        let (a, b) = (connection("u"), connection("u"));
-        assert!(matches!(registry.register(&a), Presence::WentOnline { .. }));
-        assert_eq!(registry.register(&b), Presence::Unchanged);
-        assert!(registry.is_online("u"));
-        assert_eq!(registry.unregister(&a), Presence::Unchanged);
-        assert!(matches!(registry.unregister(&b), Presence::WentOffline { .. }));
-        assert!(!registry.is_online("u"));
-    }
-
-    #[test]
-    fn stale_announcements_are_skipped() {
-        let registry = Registry::default();
-        let a = connection("u");
-        let Presence::WentOnline { generation: online } = registry.register(&a) else { panic!() };
-        let Presence::WentOffline { generation: offline } = registry.unregister(&a) else { panic!() };
-        let b = connection("u");
-        let Presence::WentOnline { generation: again } = registry.register(&b) else { panic!() };
-        assert!(!registry.announce("u", online, true, || {}), "superseded");
-        assert!(!registry.announce("u", offline, false, || {}), "superseded");
-        assert!(registry.announce("u", again, true, || {}));
-        assert!(registry.is_online("u"), "entry kept while connected");
-    }
-
-    #[test]
-    fn a_return_before_the_offline_was_announced_is_no_change() {
-        let registry = Registry::default();
-        let a = connection("u");
-        let Presence::WentOnline { generation: online } = registry.register(&a) else { panic!() };
-        assert!(registry.announce("u", online, true, || {}));
-        let Presence::WentOffline { generation: offline } = registry.unregister(&a) else { panic!() };
-        // Back during the grace: collaborators were never told otherwise.
-        let b = connection("u");
-        assert_eq!(registry.register(&b), Presence::Unchanged);
-        assert!(!registry.announce("u", offline, false, || {}), "the pending offline is overtaken");
-        // Once an offline is announced, the next connection is news again.
-        let Presence::WentOffline { generation: gone } = registry.unregister(&b) else { panic!() };
-        assert!(registry.announce("u", gone, false, || {}));
-        assert!(matches!(registry.register(&connection("u")), Presence::WentOnline { .. }));
-    }
-
     #[tokio::test]
     async fn deliver_reaches_room_members_only() {
         let registry = Registry::default();
@@ -371,12 +262,12 @@ mod tests {
         }
         registry.subscribe(&a, "thread:1");
         registry.join_user("b", "thread:1");
-        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("x")), 2);
+        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("x"), None), 2);
         assert_eq!(drain(&a).await, ["x"]);
         assert_eq!(drain(&b).await, ["x"]);
         assert!(drain(&c).await.is_empty());
         registry.leave_user("b", "thread:1");
-        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("y")), 1);
+        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("y"), None), 1);
         assert!(drain(&b).await.is_empty());
         assert_eq!(registry.membership_epoch("b"), 2);
     }
@@ -389,8 +280,8 @@ mod tests {
         registry.subscribe(&a, "r1");
         registry.subscribe(&a, "r2");
         registry.unregister(&a);
-        assert_eq!(registry.deliver("r1", None, &Frame::from_static("x")), 0);
-        assert_eq!(registry.deliver("r2", None, &Frame::from_static("x")), 0);
+        assert_eq!(registry.deliver("r1", None, &Frame::from_static("x"), None), 0);
+        assert_eq!(registry.deliver("r2", None, &Frame::from_static("x"), None), 0);
     }
 
     #[tokio::test]
@@ -400,27 +291,27 @@ mod tests {
         registry.register(&a);
         a.begin_recovery("thread:1");
         registry.subscribe(&a, "thread:1");
-        registry.deliver("thread:1", Some(5), &Frame::from_static("e5"));
-        registry.deliver("thread:1", Some(4), &Frame::from_static("e4"));
-        registry.deliver("thread:1", None, &Frame::from_static("ephemeral, not held"));
+        registry.deliver("thread:1", Some(5), &Frame::from_static("e5"), None);
+        registry.deliver("thread:1", Some(4), &Frame::from_static("e4"), None);
+        registry.deliver("thread:1", None, &Frame::from_static("ephemeral, not held"), None);
         a.send(Frame::from_static("replayed 3"));
         a.send(Frame::from_static("replayed 4"));
         a.finish_recovery("thread:1", 4);
-        registry.deliver("thread:1", Some(6), &Frame::from_static("e6"));
+        registry.deliver("thread:1", Some(6), &Frame::from_static("e6"), None);
         assert_eq!(drain(&a).await, ["ephemeral, not held", "replayed 3", "replayed 4", "e5", "e6"]);
     }
 
     #[test]
     fn overflowing_recipient_does_not_block_others() {
         let registry = Registry::default();
-        let slow = Arc::new(Connection::new("slow", 2));
-        let fast = Arc::new(Connection::new("fast", 100));
+        let slow = Arc::new(Connection::new(NodeId(0), "slow", 2));
+        let fast = Arc::new(Connection::new(NodeId(0), "fast", 100));
         for conn in [&slow, &fast] {
             registry.register(conn);
             registry.subscribe(conn, "room");
         }
         for _ in 0..10 {
-            registry.deliver("room", None, &Frame::from_static("x"));
+            registry.deliver("room", None, &Frame::from_static("x"), None);
         }
         assert_eq!(slow.queue().closing(), Some(CloseReason::SlowConsumer));
         assert_eq!(fast.queue().closing(), None);

@@ -1,6 +1,6 @@
 //! Canvases (seed 004): canvas rows, tiles, likes and chat.
 //!
-//! Membership is the generic `room_members` table with room `canvas:{id}` ([`canvas_room`]).
+//! Membership is the generic `room_members` table with room `canvas:{id}`.
 //! Every write with an event first locks the canvas's row ([`CanvasLock`]), checks membership,
 //! writes and appends the event with [`append_event!`], all in one transaction, exactly like
 //! threads.
@@ -8,12 +8,11 @@
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use super::{BeginRead, BeginWrite, ROOM_SEQ, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
-
-/// The room of a canvas: `canvas:{id}`.
-pub fn canvas_room(canvas_id: &str) -> String {
-    format!("canvas:{canvas_id}")
-}
+use crate::room::Room;
+use super::{
+    BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
+    append_event, on_pool, on_writer,
+};
 
 /// A canvas as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -87,30 +86,6 @@ pub struct CanvasView {
     pub seq: i64,
 }
 
-/// Why a canvas write did not happen. Nothing was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CanvasRefusal {
-    /// No such canvas.
-    NoCanvas,
-    /// The acting user is not a member.
-    NotMember,
-    /// The user to add does not exist.
-    NoUser,
-    /// The user to add already is a member.
-    AlreadyMember,
-    /// The cell already has a tile.
-    CellTaken,
-    /// No such tile on this canvas.
-    NoTile,
-    /// Only the tile's creator may update it.
-    NotCreator,
-    /// The user already liked the tile.
-    AlreadyLiked,
-}
-
-/// A tile write's outcome: the tile after the write and its event.
-pub type TileWrite = Result<(TileRecord, StoredEvent), CanvasRefusal>;
-
 trait CanvasLock {
     const LOCK_CANVAS: &'static str;
 }
@@ -135,15 +110,15 @@ const TILE_COLUMNS: &str = "id, canvas_id, x, y, data, created_by, created_at, u
 macro_rules! lock_and_check_member {
     ($pool:expr, $tx:expr, $canvas_id:expr, $user:expr) => {
         if sqlx::query(lock_canvas_sql($pool)).bind($canvas_id).fetch_optional(&mut *$tx).await?.is_none() {
-            return Ok(Err(CanvasRefusal::NoCanvas));
+            return Ok(Err(Refusal::NotFound("canvas")));
         }
         if !sqlx::query_scalar::<_, bool>(IS_MEMBER)
-            .bind(canvas_room($canvas_id))
+            .bind(Room::canvas($canvas_id).to_string())
             .bind($user)
             .fetch_one(&mut *$tx)
             .await?
         {
-            return Ok(Err(CanvasRefusal::NotMember));
+            return Ok(Err(Refusal::NotFound("canvas")));
         }
     };
 }
@@ -165,7 +140,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(ADD_MEMBER)
-                .bind(canvas_room(&canvas.id))
+                .bind(Room::canvas(&canvas.id).to_string())
                 .bind(&canvas.created_by)
                 .bind(canvas.created_at)
                 .execute(&mut *tx)
@@ -182,7 +157,7 @@ impl Store {
 
     /// The canvas with members and tiles if `member_id` is a member (`None` otherwise, alike).
     pub async fn canvas_view(&self, canvas_id: &str, member_id: &str) -> Result<Option<CanvasView>, StoreError> {
-        let room = canvas_room(canvas_id);
+        let room = Room::canvas(canvas_id).to_string();
         let tiles_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE canvas_id = $1 ORDER BY y, x");
         on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
@@ -216,7 +191,7 @@ impl Store {
         actor: &str,
         user_id: &str,
         at: i64,
-    ) -> Result<Result<(), CanvasRefusal>, StoreError> {
+    ) -> Result<Written<()>, StoreError> {
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, canvas_id, actor);
@@ -225,17 +200,17 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             if !exists {
-                return Ok(Err(CanvasRefusal::NoUser));
+                return Ok(Err(Refusal::NotFound("user")));
             }
             let added = sqlx::query(ADD_MEMBER)
-                .bind(canvas_room(canvas_id))
+                .bind(Room::canvas(canvas_id).to_string())
                 .bind(user_id)
                 .bind(at)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
             if added == 0 {
-                return Ok(Err(CanvasRefusal::AlreadyMember));
+                return Ok(Err(Refusal::Conflict("the user is already a member of this canvas")));
             }
             tx.commit().await?;
             Ok(Ok(()))
@@ -243,13 +218,13 @@ impl Store {
     }
 
     /// Creates a tile of the member `tile.created_by` in a free cell and appends its event
-    /// (`build(tile, seq, timestamp)`), in one transaction. Bounds are the caller's business.
+    /// (`encode(tile, envelope)`), in one transaction. Bounds are the caller's business.
     pub async fn create_tile(
         &self,
         tile: &TileRecord,
-        build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
-    ) -> Result<TileWrite, StoreError> {
-        let room = canvas_room(&tile.canvas_id);
+        encode: impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send,
+    ) -> Result<Written<(TileRecord, StoredEvent)>, StoreError> {
+        let room = Room::canvas(&tile.canvas_id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, &tile.canvas_id, &tile.created_by);
@@ -269,10 +244,10 @@ impl Store {
             .await?
             .rows_affected();
             if inserted == 0 {
-                return Ok(Err(CanvasRefusal::CellTaken));
+                return Ok(Err(Refusal::Conflict("that cell already has a tile")));
             }
             let stored = tile.clone();
-            let event = append_event!(tx, &room, tile.created_at, |seq, at| build(&stored, seq, at)).await?;
+            let event = append_event!(tx, &room, tile.created_at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((tile.clone(), event)))
         })
@@ -286,9 +261,9 @@ impl Store {
         user_id: &str,
         data: &str,
         at: i64,
-        build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
-    ) -> Result<TileWrite, StoreError> {
-        let room = canvas_room(canvas_id);
+        encode: impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send,
+    ) -> Result<Written<(TileRecord, StoredEvent)>, StoreError> {
+        let room = Room::canvas(canvas_id).to_string();
         let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -299,10 +274,10 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
             else {
-                return Ok(Err(CanvasRefusal::NoTile));
+                return Ok(Err(Refusal::NotFound("tile")));
             };
             if tile.created_by != user_id {
-                return Ok(Err(CanvasRefusal::NotCreator));
+                return Ok(Err(Refusal::Forbidden("only the tile's creator can update it")));
             }
             sqlx::query("UPDATE canvas_tiles SET data = $1, updated_at = $2 WHERE id = $3")
                 .bind(data)
@@ -313,7 +288,7 @@ impl Store {
             data.clone_into(&mut tile.data);
             tile.updated_at = at;
             let stored = tile.clone();
-            let event = append_event!(tx, &room, at, |seq, at| build(&stored, seq, at)).await?;
+            let event = append_event!(tx, &room, at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((tile, event)))
         })
@@ -327,9 +302,9 @@ impl Store {
         tile_id: &str,
         user_id: &str,
         at: i64,
-        build: impl FnOnce(&TileRecord, i64, i64) -> String + Send,
-    ) -> Result<TileWrite, StoreError> {
-        let room = canvas_room(canvas_id);
+        encode: impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send,
+    ) -> Result<Written<(TileRecord, StoredEvent)>, StoreError> {
+        let room = Room::canvas(canvas_id).to_string();
         let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -340,7 +315,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
             else {
-                return Ok(Err(CanvasRefusal::NoTile));
+                return Ok(Err(Refusal::NotFound("tile")));
             };
             let liked = sqlx::query(
                 "INSERT INTO canvas_tile_likes (tile_id, user_id, created_at) VALUES ($1, $2, $3) \
@@ -353,7 +328,7 @@ impl Store {
             .await?
             .rows_affected();
             if liked == 0 {
-                return Ok(Err(CanvasRefusal::AlreadyLiked));
+                return Ok(Err(Refusal::Conflict("you already liked this tile")));
             }
             tile.like_count = sqlx::query_scalar(
                 "UPDATE canvas_tiles SET like_count = like_count + 1 WHERE id = $1 RETURNING like_count",
@@ -362,7 +337,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let stored = tile.clone();
-            let event = append_event!(tx, &room, at, |seq, at| build(&stored, seq, at)).await?;
+            let event = append_event!(tx, &room, at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((tile, event)))
         })
@@ -378,13 +353,13 @@ impl Store {
         user_id: &str,
         text: &str,
         at: i64,
-        build: impl FnOnce(i64, i64) -> String + Send,
-    ) -> Result<Result<StoredEvent, CanvasRefusal>, StoreError> {
-        let room = canvas_room(canvas_id);
+        encode: impl EncodeEvent,
+    ) -> Result<Written<StoredEvent>, StoreError> {
+        let room = Room::canvas(canvas_id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             lock_and_check_member!(pool, tx, canvas_id, user_id);
-            let event = append_event!(tx, &room, at, build).await?;
+            let event = append_event!(tx, &room, at, encode).await?;
             sqlx::query(
                 "INSERT INTO canvas_chat (id, canvas_id, user_id, text, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6)",
             )

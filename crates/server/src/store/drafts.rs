@@ -1,6 +1,6 @@
 //! Drafts (seed 003): draft rows, collaborators and segments.
 //!
-//! Collaborators are the generic `room_members` table with room `draft:{id}` ([`draft_room`]).
+//! Collaborators are the generic `room_members` table with room `draft:{id}`.
 //! Usernames are read by JOIN with `users`, never copied. Every write appends its event with
 //! [`append_event!`] in the same transaction, after first locking the draft's row
 //! ([`DraftLock`]); the lock also reads the ring holder, so "is the author the holder?" and the
@@ -10,12 +10,11 @@
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use super::{BeginRead, BeginWrite, ROOM_SEQ, Store, StoreError, StoredEvent, append_event, on_pool, on_writer};
-
-/// The room of a draft: `draft:{id}`.
-pub fn draft_room(draft_id: &str) -> String {
-    format!("draft:{draft_id}")
-}
+use crate::room::Room;
+use super::{
+    BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
+    append_event, on_pool, on_writer,
+};
 
 /// A draft as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -92,26 +91,6 @@ pub struct NewSegment<'a> {
     pub created_at: i64,
 }
 
-/// Why a draft write did not happen. Nothing was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DraftRefusal {
-    /// There is no such draft.
-    NoDraft,
-    /// The acting user is not a collaborator.
-    NotCollaborator,
-    /// The acting user is a collaborator but does not hold the ring.
-    NotRingHolder,
-    /// The ring's target is not a collaborator.
-    TargetNotCollaborator,
-    /// The user to add already is a collaborator.
-    AlreadyCollaborator,
-    /// The user to add does not exist.
-    NoUser,
-}
-
-/// The outcome of a draft write: the event it appended, or why nothing was written.
-pub type DraftWrite<T> = Result<T, DraftRefusal>;
-
 /// Per engine, the statement that locks a draft's row until the write transaction ends and
 /// reads its ring holder. PostgreSQL locks the row (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE`
 /// already holds the database's write lock.
@@ -144,9 +123,9 @@ impl Store {
     pub async fn create_draft(
         &self,
         draft: &DraftRecord,
-        build: impl FnOnce(i64, i64) -> String + Send,
+        encode: impl EncodeEvent,
     ) -> Result<StoredEvent, StoreError> {
-        let room = draft_room(&draft.id);
+        let room = Room::draft(&draft.id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
@@ -160,7 +139,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(ADD_MEMBER).bind(&room).bind(&draft.owner_id).bind(draft.created_at).execute(&mut *tx).await?;
-            let event = append_event!(tx, &room, draft.created_at, build).await?;
+            let event = append_event!(tx, &room, draft.created_at, encode).await?;
             tx.commit().await?;
             Ok(event)
         })
@@ -169,7 +148,7 @@ impl Store {
     /// The draft `draft_id` with collaborators and segments, if it exists and `member_id` is a
     /// collaborator (`None` otherwise, alike). Three queries in one snapshot.
     pub async fn draft_view(&self, draft_id: &str, member_id: &str) -> Result<Option<DraftView>, StoreError> {
-        let room = draft_room(draft_id);
+        let room = Room::draft(draft_id).to_string();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
             let Some(draft) = sqlx::query_as::<_, DraftRecord>(DRAFT).bind(draft_id).fetch_optional(&mut *tx).await?
@@ -189,14 +168,14 @@ impl Store {
     }
 
     /// Appends a segment by the ring holder and its event, in one transaction under the draft's
-    /// row lock; `build(seq, timestamp, position)` makes the frame. Returns the stored segment
+    /// row lock; `encode(envelope, position)` makes the frame. Returns the stored segment
     /// and event. Refused when the author is not a collaborator or does not hold the ring.
     pub async fn append_segment(
         &self,
         segment: NewSegment<'_>,
-        build: impl FnOnce(i64, i64, i64) -> String + Send,
-    ) -> Result<DraftWrite<(SegmentRecord, StoredEvent)>, StoreError> {
-        let room = draft_room(segment.draft_id);
+        encode: impl FnOnce(&Envelope<'_>, i64) -> String + Send,
+    ) -> Result<Written<(SegmentRecord, StoredEvent)>, StoreError> {
+        let room = Room::draft(segment.draft_id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let Some(holder) = sqlx::query_scalar::<_, String>(lock_draft_sql(pool))
@@ -204,22 +183,21 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
             else {
-                return Ok(Err(DraftRefusal::NoDraft));
+                return Ok(Err(Refusal::NotFound("draft")));
             };
             if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(segment.author_id).fetch_one(&mut *tx).await?
             {
-                return Ok(Err(DraftRefusal::NotCollaborator));
+                return Ok(Err(Refusal::NotFound("draft")));
             }
             if holder != segment.author_id {
-                return Ok(Err(DraftRefusal::NotRingHolder));
+                return Ok(Err(Refusal::NotRingHolder));
             }
             let position: i64 =
                 sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM draft_segments WHERE draft_id = $1")
                     .bind(segment.draft_id)
                     .fetch_one(&mut *tx)
                     .await?;
-            let build = move |seq, timestamp| build(seq, timestamp, position);
-            let event = append_event!(tx, &room, segment.created_at, build).await?;
+                        let event = append_event!(tx, &room, segment.created_at, |envelope: &Envelope<'_>| encode(envelope, position)).await?;
             sqlx::query(
                 "INSERT INTO draft_segments (id, draft_id, author_id, content, position, created_at, seq) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -255,31 +233,31 @@ impl Store {
         from: &str,
         to: &str,
         at: i64,
-        build: impl FnOnce(i64, i64) -> String + Send,
-    ) -> Result<DraftWrite<StoredEvent>, StoreError> {
-        let room = draft_room(draft_id);
+        encode: impl EncodeEvent,
+    ) -> Result<Written<StoredEvent>, StoreError> {
+        let room = Room::draft(draft_id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let Some(holder) =
                 sqlx::query_scalar::<_, String>(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?
             else {
-                return Ok(Err(DraftRefusal::NoDraft));
+                return Ok(Err(Refusal::NotFound("draft")));
             };
             if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(from).fetch_one(&mut *tx).await? {
-                return Ok(Err(DraftRefusal::NotCollaborator));
+                return Ok(Err(Refusal::NotFound("draft")));
             }
             if holder != from {
-                return Ok(Err(DraftRefusal::NotRingHolder));
+                return Ok(Err(Refusal::NotRingHolder));
             }
             if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(to).fetch_one(&mut *tx).await? {
-                return Ok(Err(DraftRefusal::TargetNotCollaborator));
+                return Ok(Err(Refusal::Invalid("the ring can only be passed to a collaborator of the draft")));
             }
             sqlx::query("UPDATE drafts SET ring_holder_id = $1 WHERE id = $2")
                 .bind(to)
                 .bind(draft_id)
                 .execute(&mut *tx)
                 .await?;
-            let event = append_event!(tx, &room, at, build).await?;
+            let event = append_event!(tx, &room, at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })
@@ -293,29 +271,29 @@ impl Store {
         by: &str,
         user_id: &str,
         at: i64,
-        build: impl FnOnce(i64, i64) -> String + Send,
-    ) -> Result<DraftWrite<StoredEvent>, StoreError> {
-        let room = draft_room(draft_id);
+        encode: impl EncodeEvent,
+    ) -> Result<Written<StoredEvent>, StoreError> {
+        let room = Room::draft(draft_id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if sqlx::query(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?.is_none() {
-                return Ok(Err(DraftRefusal::NoDraft));
+                return Ok(Err(Refusal::NotFound("draft")));
             }
             if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(by).fetch_one(&mut *tx).await? {
-                return Ok(Err(DraftRefusal::NotCollaborator));
+                return Ok(Err(Refusal::NotFound("draft")));
             }
             let user_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
                 .bind(user_id)
                 .fetch_one(&mut *tx)
                 .await?;
             if !user_exists {
-                return Ok(Err(DraftRefusal::NoUser));
+                return Ok(Err(Refusal::NotFound("user")));
             }
             if sqlx::query(ADD_MEMBER).bind(&room).bind(user_id).bind(at).execute(&mut *tx).await?.rows_affected() == 0
             {
-                return Ok(Err(DraftRefusal::AlreadyCollaborator));
+                return Ok(Err(Refusal::Conflict("the user is already a collaborator of this draft")));
             }
-            let event = append_event!(tx, &room, at, build).await?;
+            let event = append_event!(tx, &room, at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// Any other database error; a bug or a broken database.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A stored value breaks an invariant only the store's own writes could break (a damaged
+    /// database or a bug).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     /// The database URL is not one Tandem understands.
     #[error("invalid database url: {0}")]
     InvalidUrl(String),

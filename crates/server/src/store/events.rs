@@ -15,6 +15,18 @@ pub struct StoredEvent {
     pub frame: String,
 }
 
+/// The part of every durable event the log assigns: its room, its seq there, and its
+/// timestamp. A frame encoder receives it and must copy all three into the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// The room whose log the event is in.
+    pub room: &'a str,
+    /// Its position in that log, 1, 2, 3, ...
+    pub seq: i64,
+    /// When it was written, unix ms.
+    pub timestamp: i64,
+}
+
 /// Where a room's log stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct RoomLog {
@@ -76,12 +88,13 @@ impl BeginRead for Pool<Postgres> {
     }
 }
 
-/// Inside a write transaction `$tx` (either engine): allocates `$room`'s next seq, builds the
-/// frame with `$build(seq, timestamp)` and stores it. Evaluates to `Result<StoredEvent, _>`.
+/// Inside a write transaction `$tx` (either engine): allocates `$room`'s next seq, encodes the
+/// frame with `$encode(&Envelope)` (a pure function of the envelope and the change, no I/O)
+/// and stores it. Evaluates to `Result<StoredEvent, _>`.
 /// The room's row stays locked until the transaction ends, so concurrent writers of one room
 /// get consecutive seqs with no gap and no duplicate.
 macro_rules! append_event {
-    ($tx:expr, $room:expr, $at:expr, $build:expr) => {
+    ($tx:expr, $room:expr, $at:expr, $encode:expr) => {
         async {
             let seq: i64 = sqlx::query_scalar(
                 "INSERT INTO rooms (room, last_seq) VALUES ($1, 1) \
@@ -90,7 +103,7 @@ macro_rules! append_event {
             .bind($room)
             .fetch_one(&mut *$tx)
             .await?;
-            let frame: String = ($build)(seq, $at);
+            let frame: String = ($encode)(&$crate::store::Envelope { room: $room, seq, timestamp: $at });
             sqlx::query("INSERT INTO events (room, seq, created_at, frame) VALUES ($1, $2, $3, $4)")
                 .bind($room)
                 .bind(seq)
@@ -104,18 +117,18 @@ macro_rules! append_event {
 }
 pub(crate) use append_event;
 
+/// Encodes a durable event's frame from its [`Envelope`]; called once, inside the write's
+/// transaction, after the seq is allocated.
+pub trait EncodeEvent: FnOnce(&Envelope<'_>) -> String + Send {}
+impl<F: FnOnce(&Envelope<'_>) -> String + Send> EncodeEvent for F {}
+
 impl Store {
-    /// Appends one event to `room` in its own transaction. `build(seq, timestamp)` returns the
-    /// frame's JSON text.
-    pub async fn append_event(
-        &self,
-        room: &str,
-        at: i64,
-        build: impl FnOnce(i64, i64) -> String + Send,
-    ) -> Result<StoredEvent, StoreError> {
+    /// Appends one event to `room` in its own transaction (an event with no other change,
+    /// e.g. a backend's publish or a canvas chat line).
+    pub async fn append_event(&self, room: &str, at: i64, encode: impl EncodeEvent) -> Result<StoredEvent, StoreError> {
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let event = append_event!(tx, room, at, build).await?;
+            let event = append_event!(tx, room, at, encode).await?;
             tx.commit().await?;
             Ok(event)
         })

@@ -1,6 +1,7 @@
 //! Room membership: who belongs to which room, and who shares a room with whom.
 
-use super::{Store, StoreError, UserRecord, on_pool, on_writer, thread_room};
+use super::{Store, StoreError, UserRecord, on_pool, on_writer};
+use crate::room::Room;
 
 /// Adds `$2` to room `$1` (joined at `$3`); a member already there is left as is. Shared by every
 /// domain that writes memberships inside its own transactions.
@@ -11,44 +12,41 @@ pub(super) const IS_MEMBER: &str = "SELECT EXISTS (SELECT 1 FROM room_members WH
 
 impl Store {
     /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
-    pub async fn add_member(&self, room: &str, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
+    pub async fn add_member(&self, room: &Room, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
         on_writer!(self, |pool| {
-            let result = sqlx::query(ADD_MEMBER).bind(room).bind(user_id).bind(joined_at).execute(pool).await?;
+            let result = sqlx::query(ADD_MEMBER).bind(room.as_str()).bind(user_id).bind(joined_at).execute(pool).await?;
             Ok(result.rows_affected() == 1)
         })
     }
 
     /// Whether `user_id` is a member of `room`.
-    pub async fn is_member(&self, room: &str, user_id: &str) -> Result<bool, StoreError> {
+    pub async fn is_member(&self, room: &Room, user_id: &str) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
-            Ok(sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(room).bind(user_id).fetch_one(pool).await?)
+            Ok(sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(room.as_str()).bind(user_id).fetch_one(pool).await?)
         })
     }
 
-    /// The rooms `user_id` belongs to whose name starts with `prefix` (e.g. `thread:`).
-    pub async fn rooms_of(&self, user_id: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        on_pool!(self, |pool| {
-            Ok(sqlx::query_scalar(
-                "SELECT room FROM room_members WHERE user_id = $1 AND substr(room, 1, length($2)) = $2 ORDER BY room",
-            )
-            .bind(user_id)
-            .bind(prefix)
-            .fetch_all(pool)
-            .await?)
-        })
+    /// Every room `user_id` is a member of, by name.
+    pub async fn member_rooms(&self, user_id: &str) -> Result<Vec<Room>, StoreError> {
+        let names: Vec<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT room FROM room_members WHERE user_id = $1 ORDER BY room")
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?
+        });
+        // Only the store writes room names, so a name that does not parse is a damaged row.
+        names.iter().map(|name| Room::parse(name).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
     }
 
-    /// Everyone who shares at least one thread with `user_id` (not the user), each once: the
-    /// collaborators of API.md ("member of any shared thread").
+    /// Everyone who shares at least one room (a thread, a draft or a canvas) with `user_id`
+    /// (not the user), each once, by id.
     pub async fn collaborators(&self, user_id: &str) -> Result<Vec<UserRecord>, StoreError> {
         const SQL: &str = "SELECT u.id, u.username, u.name, u.created_at, u.last_online FROM users u \
                            WHERE u.id <> $1 AND u.id IN ( \
                                SELECT other.user_id FROM room_members mine \
                                JOIN room_members other ON other.room = mine.room \
-                               WHERE mine.user_id = $1 AND substr(mine.room, 1, length($2)) = $2) \
+                               WHERE mine.user_id = $1) \
                            ORDER BY u.id";
-        on_pool!(self, |pool| {
-            Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).bind(thread_room("")).fetch_all(pool).await?)
-        })
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(user_id).fetch_all(pool).await?))
     }
 }

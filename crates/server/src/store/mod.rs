@@ -13,24 +13,25 @@ mod connect;
 mod drafts;
 mod error;
 mod events;
+mod invites;
 mod library;
 mod members;
+mod messages;
+mod refusal;
 mod settings;
 mod threads;
 mod users;
 
-pub use canvases::{CanvasChatRecord, CanvasRecord, CanvasRefusal, CanvasView, TileRecord, TileWrite, canvas_room};
-pub use drafts::{
-    DraftCollaboratorRecord, DraftRecord, DraftRefusal, DraftView, DraftWrite, NewSegment, SegmentRecord, draft_room,
-};
+pub use canvases::{CanvasChatRecord, CanvasRecord, CanvasView, TileRecord};
+pub use drafts::{DraftCollaboratorRecord, DraftRecord, DraftView, NewSegment, SegmentRecord};
 pub use error::StoreError;
 pub(crate) use events::{BeginRead, BeginWrite, ROOM_SEQ, append_event};
-pub use events::{RoomLog, StoredEvent};
+pub use events::{EncodeEvent, Envelope, RoomLog, StoredEvent};
+pub use invites::InviteRecord;
+pub use messages::{MessageRecord, NewMessage};
+pub use refusal::{Refusal, Written};
 pub use library::{PlaylistItemRecord, Upserted};
-pub use threads::{
-    InviteRecord, MessageRecord, NewMessage, ThreadMemberRecord, ThreadRecord, ThreadRefusal, ThreadView, ThreadWrite,
-    thread_room,
-};
+pub use threads::{ThreadMemberRecord, ThreadRecord, ThreadView};
 pub use users::UserRecord;
 
 use sqlx::{Pool, Postgres, Sqlite};

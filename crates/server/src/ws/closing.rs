@@ -14,7 +14,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tungstenite::Message;
 
-use super::handshake::Socket;
+use super::Socket;
 use crate::hub::CloseReason;
 
 /// How long a client that is still talking gets to read our close and close its side.

@@ -1,7 +1,7 @@
-//! The WebSocket transport: `/ws`, one task per connection running a reader and a writer.
+//! The WebSocket transport: one task per accepted connection running a reader and a writer.
+//! The HTTP side of `/ws` (Origin, authentication, the handshake) is `http::ws_upgrade`, which
+//! hands the socket to [`run`] with the one set of tuned socket limits ([`socket_config`]).
 //!
-//! * [`upgrade`] checks the Origin, authenticates (header, `?token=`, or first frame) and
-//!   accepts the [`handshake`] with the one set of tuned socket limits ([`socket_config`]).
 //! * `closing` ends a connection after its close frames without a TCP reset.
 //! * [`session`] is a connection's life: register with the hub, subscribe to its rooms, run
 //!   reader and writer until either ends, unregister, announce presence.
@@ -12,20 +12,23 @@
 
 mod closing;
 mod handlers;
-pub mod handshake;
 pub mod liveness;
 pub mod rate_limit;
 mod reader;
 mod recovery;
 mod session;
-mod upgrade;
 mod writer;
 
-use axum::Router;
-use axum::routing::get;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::http::AppState;
+pub use session::run;
+
+/// An accepted WebSocket: tungstenite over the upgraded connection, whose TCP stream stays
+/// reachable ([`WebSocketStream::into_inner`], used by `closing`).
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// tungstenite reads into a buffer of this size (its 128 KiB default costs ~134 KiB of RSS per
 /// idle connection and is zero-filled on every read; see STACK.md). Client frames are small
@@ -37,11 +40,6 @@ pub const READ_BUFFER_SIZE: usize = 2 * 1024;
 pub const WRITE_BUFFER_SIZE: usize = 8 * 1024;
 /// Hard cap on tungstenite's write buffer; our own queue bounds the backlog long before this.
 pub const MAX_WRITE_BUFFER_SIZE: usize = 1024 * 1024;
-
-/// The `/ws` route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade::upgrade))
-}
 
 /// Tandem's socket limits, the one set every connection gets: small read buffer, bounded write
 /// buffer, message and frame size capped at `max_message_size`.

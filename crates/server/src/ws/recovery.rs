@@ -37,7 +37,7 @@ pub enum Recovered {
 pub async fn replay(store: &Store, hub: &Hub, connection: &Connection, room: &str, after: i64) -> Recovered {
     let metrics = crate::telemetry::events();
     let outcome = read_and_queue(store, connection, room, after).await;
-    let _order = hub.registry().order_lock(room).await;
+    let _order = hub.order(room).await;
     match outcome {
         Ok(Ok(through)) => {
             connection.finish_recovery(room, through);

@@ -15,13 +15,14 @@ use tracing::Instrument;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
-use super::handshake::Socket;
+use super::Socket;
 use super::writer::{self, WriterSettings};
 use super::{closing, handlers, reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
-use crate::http::AppState;
-use crate::hub::{self, CloseReason, Connection, Presence, encode};
+use crate::hub::{CloseReason, Connection, Transition, encode};
+use crate::room::{Room, RoomKind};
+use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// How long an unauthenticated connection may take to send its `auth` frame (API.md §2).
@@ -29,12 +30,17 @@ const FIRST_FRAME_AUTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the writer gets to say goodbye after the reader ended.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
 
-/// What frame handlers see: the connection and the server's state.
+/// What frame handlers see: the connection, its user and the server's state.
 pub struct Session {
     /// This connection (its user, queue, rooms).
     pub connection: Arc<Connection>,
+    /// The user as it was when the connection opened (what others see in activity frames).
+    pub user: UserRecord,
     /// Store, hub, configuration.
     pub state: AppState,
+    /// Width and height of each canvas this connection views, read once at subscribe, so that
+    /// ephemeral canvas frames are checked without a store query.
+    pub canvases: std::sync::Mutex<std::collections::HashMap<Room, (i64, i64)>>,
 }
 
 type Sink = SplitSink<Socket, Message>;
@@ -56,20 +62,15 @@ pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, sta
             }
         },
     };
-    let connection = Arc::new(Connection::new(&user.id, state.config.ws_queue_capacity));
+    let connection = state.hub.connection(&user.id, state.config.ws_queue_capacity);
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
-    live(sink, stream, connection, auth_ref, cursors, state).instrument(span).await;
+    let session = Session { connection, user, state, canvases: std::sync::Mutex::default() };
+    live(sink, stream, session, auth_ref, cursors).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
-async fn live(
-    mut sink: Sink,
-    mut stream: Stream,
-    connection: Arc<Connection>,
-    auth_ref: Option<Value>,
-    cursors: Cursors,
-    state: AppState,
-) {
+async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Option<Value>, cursors: Cursors) {
+    let (connection, state) = (session.connection.clone(), session.state.clone());
     let user_id = connection.user_id().to_owned();
     connection.send(encode(&ServerFrame::Connected {
         user_id: user_id.clone(),
@@ -84,7 +85,7 @@ async fn live(
     metrics.active.increment(1.0);
     tracing::debug!("connected");
 
-    let came_online = state.hub.registry().register(&connection);
+    let came_online = state.hub.connect(&connection);
     let cursors = Box::pin(prepare_resume(&state, &connection, cursors)).await;
     if let Err(e) = Box::pin(join_rooms(&state, &connection)).await {
         // Running without its rooms would silently miss their events: close, and let the
@@ -94,15 +95,13 @@ async fn live(
     }
     for room in cursors.keys() {
         // Viewed rooms given with a cursor are joined too (user: and thread: ones already are).
-        state.hub.registry().subscribe(&connection, room);
+        state.hub.subscribe(&connection, room);
     }
-    if came_online != Presence::Unchanged {
+    if came_online != Transition::Unchanged {
         let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
-        let threads = connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX);
-        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online, &threads).await });
+        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
     }
 
-    let session = Session { connection: connection.clone(), state: state.clone() };
     let settings = WriterSettings {
         heartbeat_interval: state.config.heartbeat_interval,
         heartbeat_timeout: state.config.heartbeat_timeout,
@@ -115,7 +114,9 @@ async fn live(
             for (room, after) in &cursors {
                 Box::pin(recovery::replay(&state.store, &state.hub, &session.connection, room, *after)).await;
                 // A viewer that comes back is announced again (API.md §4).
-                Box::pin(handlers::viewer_resumed(&session, room)).await;
+                if let Ok(room) = Room::parse(room) {
+                    Box::pin(handlers::viewer_resumed(&session, &room)).await;
+                }
             }
             reader::run(&mut stream, &session).await
         });
@@ -130,18 +131,17 @@ async fn live(
         }
     };
 
-    let canvases = connection.rooms_with_prefix("canvas:");
-    let threads = connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX);
-    let went_offline = state.hub.registry().unregister(&connection);
-    for room in &canvases {
-        // Seed 004: the others see this user stop typing/editing (and leave, if it was their
-        // last connection viewing) at once.
-        state.canvas_activity.viewer_left(room, &user_id);
+    let rooms = connection.rooms();
+    let went_offline = state.hub.disconnect(&connection);
+    for room in rooms.iter().filter_map(|room| Room::parse(room).ok()) {
+        // The others see this user's activity end (and the viewer leave, if it was their last
+        // connection there) at once.
+        state.hub.activity().left(&room, &user_id);
     }
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
     let grace = state.config.presence_grace;
-    if went_offline != Presence::Unchanged && reason.is_lost() && !grace.is_zero() {
+    if went_offline != Transition::Unchanged && reason.is_lost() && !grace.is_zero() {
         // A lost connection is often back within seconds (network change, server restart,
         // reconnect storm): tell collaborators only if it stays away for the grace period.
         // A reconnect meanwhile overtakes this announcement, and then nothing is said at all.
@@ -151,10 +151,10 @@ async fn live(
                 () = tokio::time::sleep(grace) => {}
                 () = state.shutdown.cancelled() => {}
             }
-            presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads).await;
+            presence::announce(&state.store, &state.hub, &user_id, went_offline).await;
         });
     } else {
-        Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline, &threads)).await;
+        Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline)).await;
     }
     // Last, so that presence is not held up by a client that takes its time to close.
     Box::pin(closing::finish(sink, stream, reason)).await;
@@ -198,7 +198,11 @@ async fn refuse(sink: &mut Sink, refusal: Refusal) {
 async fn prepare_resume(state: &AppState, connection: &Connection, cursors: Cursors) -> Cursors {
     let mut allowed = Cursors::new();
     for (room, after) in cursors {
-        match rooms::authorize(&state.store, connection.user_id(), &room).await {
+        let authorized = match Room::parse(&room) {
+            Ok(parsed) => rooms::authorize(&state.store, connection.user_id(), &parsed).await,
+            Err(e) => Err(e.into()),
+        };
+        match authorized {
             Ok(()) => {
                 connection.begin_recovery(&room);
                 allowed.insert(room, after);
@@ -258,26 +262,30 @@ async fn first_frame_auth(
     }
 }
 
-/// Subscribes a new connection to its `user:` room and its auto-joined rooms. If a membership
-/// change races the store read (the user's membership epoch moved), the read is repeated and
-/// auto-joined rooms no longer listed are left, so the connection ends up exactly in its rooms.
-/// Fails if the store cannot list the rooms.
+/// Subscribes a new connection to its `user:` room and its threads, and tells presence all
+/// the user's rooms. If a membership change races the store read (the user's membership epoch
+/// moved), the read is repeated and threads no longer listed are left, so the connection ends
+/// up exactly in its rooms. Fails if the store cannot list the rooms.
 async fn join_rooms(state: &AppState, connection: &Arc<Connection>) -> Result<(), DomainError> {
-    let registry = state.hub.registry();
+    let hub = &state.hub;
     let user_id = connection.user_id();
-    registry.subscribe(connection, &hub::user_room(user_id));
+    hub.subscribe(connection, &Room::user(user_id));
     loop {
-        let epoch = registry.membership_epoch(user_id);
-        let joined = rooms::auto_joined(&state.store, user_id).await?;
-        for stale in connection.rooms_with_prefix(rooms::AUTO_JOINED_PREFIX) {
-            if !joined.iter().any(|room| *room == *stale) {
-                registry.unsubscribe(connection, &stale);
+        let epoch = hub.membership_epoch(user_id);
+        let member_of = rooms::member_rooms(&state.store, user_id).await?;
+        let threads: Vec<&Room> = member_of.iter().filter(|room| room.kind() == RoomKind::Thread).collect();
+        for stale in connection.rooms() {
+            let is_thread = Room::parse(&stale).is_ok_and(|room| room.kind() == RoomKind::Thread);
+            if is_thread && !threads.iter().any(|room| room.as_str() == &*stale) {
+                hub.unsubscribe(connection, &stale);
             }
         }
-        for room in &joined {
-            registry.subscribe(connection, room);
+        for room in &threads {
+            hub.subscribe(connection, room);
         }
-        if registry.membership_epoch(user_id) == epoch {
+        if hub.membership_epoch(user_id) == epoch {
+            let names: Vec<Box<str>> = member_of.iter().map(|room| Box::from(room.as_str())).collect();
+            hub.presence().set_rooms(user_id, &names);
             return Ok(());
         }
     }

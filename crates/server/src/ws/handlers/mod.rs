@@ -1,6 +1,7 @@
 //! Client frame handlers, one module per concern. Adding a frame type means a variant in
 //! `tandem_protocol::ws::ClientFrame`, a function in the module of its concern, and one arm here.
 
+mod activity;
 mod canvas;
 mod keepalive;
 mod presence;
@@ -10,6 +11,7 @@ use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
 use super::session::Session;
 use crate::domain::DomainError;
+use crate::room::Room;
 
 /// What a handler answers besides the `ack` for a `ref`.
 #[derive(Debug)]
@@ -24,13 +26,13 @@ pub enum Reply {
 /// cursors, as `subscribe` does: the other users get `user_joined` if this is the user's first
 /// connection there, and this connection gets `canvas_viewers`. Rooms other than canvases need
 /// nothing. A failure is logged; the room stays joined either way.
-pub async fn viewer_resumed(session: &Session, room: &str) {
+pub async fn viewer_resumed(session: &Session, room: &Room) {
     match canvas::after_subscribe(session, room).await {
         Ok(Reply::Frame(frame)) => {
             session.connection.send(crate::hub::encode(&frame));
         }
         Ok(Reply::Done) => {}
-        Err(error) => tracing::warn!(room, %error, "could not announce a resumed viewer"),
+        Err(error) => tracing::warn!(%room, %error, "could not announce a resumed viewer"),
     }
 }
 
@@ -44,12 +46,14 @@ pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, Do
         ClientFrame::Ping => Ok(keepalive::ping()),
         ClientFrame::Pong => Ok(Reply::Done),
         ClientFrame::CanvasChat { room, text } => canvas::chat(session, &room, &text).await,
-        ClientFrame::Typing { room, is_typing } => canvas::typing(session, &room, is_typing),
-        ClientFrame::UserPresence { room, presence_type, tile_x, tile_y, is_editing } => {
-            canvas::presence(session, &room, &presence_type, (tile_x, tile_y), is_editing).await
+        ClientFrame::Typing { room, is_typing } => activity::typing(session, &room, is_typing),
+        ClientFrame::Cursor { room, x, y } => activity::cursor(session, &room, x, y),
+        ClientFrame::UserPresence { room, presence_type, tile_x, tile_y, is_editing, is_typing } => {
+            let fields = activity::PresenceFields { presence_type: &presence_type, tile_x, tile_y, is_editing, is_typing };
+            activity::presence(session, &room, fields)
         }
         ClientFrame::TileMention { room, tile_x, tile_y, message, duration, highlight_type } => {
-            canvas::mention(session, &room, (tile_x, tile_y), &message, duration, &highlight_type).await
+            canvas::mention(session, &room, (tile_x, tile_y), &message, duration, &highlight_type)
         }
         ClientFrame::Auth { .. } => Err(DomainError::Invalid("this connection is already authenticated".into())),
     }

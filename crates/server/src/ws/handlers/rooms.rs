@@ -4,6 +4,7 @@ use tandem_protocol::ws::Cursors;
 
 use super::Reply;
 use crate::domain::{DomainError, rooms};
+use crate::room::Room;
 use crate::ws::recovery;
 use crate::ws::session::Session;
 
@@ -11,27 +12,30 @@ use crate::ws::session::Session;
 /// events after that seq (exactly once, in order, then live). Joining a room one is already
 /// in only replays.
 pub async fn subscribe(session: &Session, room: &str, after: Option<i64>) -> Result<Reply, DomainError> {
-    rooms::authorize(&session.state.store, session.connection.user_id(), room).await?;
+    let room = Room::parse(room)?;
+    let hub = &session.state.hub;
+    rooms::authorize(&session.state.store, session.connection.user_id(), &room).await?;
     let Some(after) = after else {
-        session.state.hub.registry().subscribe(&session.connection, room);
-        return super::canvas::after_subscribe(session, room).await;
+        hub.subscribe(&session.connection, &room);
+        return super::canvas::after_subscribe(session, &room).await;
     };
-    session.connection.begin_recovery(room);
-    session.state.hub.registry().subscribe(&session.connection, room);
-    recovery::replay(&session.state.store, &session.state.hub, &session.connection, room, after).await;
-    super::canvas::after_subscribe(session, room).await
+    session.connection.begin_recovery(&room);
+    hub.subscribe(&session.connection, &room);
+    recovery::replay(&session.state.store, hub, &session.connection, &room, after).await;
+    super::canvas::after_subscribe(session, &room).await
 }
 
 /// Leaves a viewed room; `NotFound` if this connection is not in it. The `user:` room and
 /// auto-joined rooms follow membership and cannot be left this way.
 pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> {
-    if !rooms::is_viewed(rooms::parse(room)?.0) {
+    let room = Room::parse(room)?;
+    if !room.kind().is_viewed() {
         return Err(DomainError::Invalid(format!(
             "`{room}` follows your membership and cannot be unsubscribed; only draft: and canvas: rooms can"
         )));
     }
-    if session.state.hub.registry().unsubscribe(&session.connection, room) {
-        super::canvas::after_leave(session, room);
+    if session.state.hub.unsubscribe(&session.connection, &room) {
+        super::canvas::after_leave(session, &room);
         Ok(Reply::Done)
     } else {
         Err(DomainError::NotFound("subscription"))
@@ -44,16 +48,19 @@ pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> 
 /// by `(room, seq)`.
 pub async fn resume(session: &Session, cursors: &Cursors) -> Result<Reply, DomainError> {
     let user_id = session.connection.user_id();
-    for room in cursors.keys() {
-        rooms::authorize(&session.state.store, user_id, room).await?;
-    }
+    let mut parsed = Vec::with_capacity(cursors.len());
     for (room, after) in cursors {
-        let joined = !session.connection.in_room(room);
-        session.connection.begin_recovery(room);
-        session.state.hub.registry().subscribe(&session.connection, room);
-        recovery::replay(&session.state.store, &session.state.hub, &session.connection, room, *after).await;
+        let room = Room::parse(room)?;
+        rooms::authorize(&session.state.store, user_id, &room).await?;
+        parsed.push((room, *after));
+    }
+    for (room, after) in parsed {
+        let joined = !session.connection.in_room(&room);
+        session.connection.begin_recovery(&room);
+        session.state.hub.subscribe(&session.connection, &room);
+        recovery::replay(&session.state.store, &session.state.hub, &session.connection, &room, after).await;
         if joined {
-            super::viewer_resumed(session, room).await;
+            super::viewer_resumed(session, &room).await;
         }
     }
     Ok(Reply::Done)

@@ -1,180 +1,10 @@
-//! WebSocket frames (API.md §4): JSON text frames, each an object with a `"type"`.
-//!
-//! Client frames may carry a `"ref"` (any JSON value); the server answers such a frame with an
-//! [`ServerFrame::Ack`] or an [`ServerFrame::Error`] carrying the same `ref`.
-//! Server event timestamps (`timestamp`) are unix milliseconds.
-
-use std::collections::BTreeMap;
+//! Frames the server sends, and their payloads.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Resume cursors: for each room, the seq of the last durable event the client has.
-pub type Cursors = BTreeMap<String, i64>;
-
+use super::OnlineUser;
 use crate::ErrorCode;
-
-/// Every frame type a client may send, keyed by `"type"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientFrame {
-    /// First-frame authentication, for clients that cannot set headers or query parameters.
-    /// Only valid as the first frame of a connection that was not authenticated at upgrade.
-    Auth {
-        /// Bearer token.
-        token: String,
-        /// Cursors to resume from: events after them are replayed before anything live.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<Cursors>,
-    },
-    /// Start receiving a room that is joined while viewed (`draft:`, `canvas:`).
-    Subscribe {
-        /// Room name, e.g. `canvas:42`.
-        room: String,
-        /// Replay the room's durable events after this seq first (exactly once, in order).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        after: Option<i64>,
-    },
-    /// Replay missed durable events of rooms this connection is in (or may view).
-    Resume {
-        /// Room → last seq the client has.
-        rooms: Cursors,
-    },
-    /// Stop receiving a room joined with `subscribe`.
-    Unsubscribe {
-        /// Room name.
-        room: String,
-    },
-    /// Ask for the online users among the caller's collaborators (→ `online_users`).
-    ListUsers,
-    /// Application-level keep-alive; the server answers `pong`.
-    Ping,
-    /// Answer to the server's JSON `ping`; counts as a sign of life.
-    Pong,
-    /// Canvas chat (seed 004): stored and sent to every viewer as `canvas_chat_message`.
-    CanvasChat {
-        /// `canvas:{id}`.
-        room: String,
-        /// 1..=2000 characters after trimming.
-        text: String,
-    },
-    /// Typing indicator in a viewed canvas (→ `user_typing` to the other viewers; expires
-    /// after 5 s without a refresh).
-    Typing {
-        /// `canvas:{id}`.
-        room: String,
-        /// Whether the user is typing.
-        is_typing: bool,
-    },
-    /// Presence in a viewed canvas (→ `user_presence_update` to the other viewers).
-    UserPresence {
-        /// `canvas:{id}`.
-        room: String,
-        /// Only `"editing_tile"`.
-        presence_type: String,
-        /// Column of the tile, inside the canvas.
-        tile_x: i64,
-        /// Row of the tile, inside the canvas.
-        tile_y: i64,
-        /// Started (true) or stopped (false) editing.
-        is_editing: bool,
-    },
-    /// Highlights a tile for the other viewers (→ `tile_mention`).
-    TileMention {
-        /// `canvas:{id}`.
-        room: String,
-        /// Column of the tile, inside the canvas.
-        tile_x: i64,
-        /// Row of the tile, inside the canvas.
-        tile_y: i64,
-        /// Optional note, at most 500 characters.
-        #[serde(default)]
-        message: String,
-        /// How long to highlight, 500..=30000 ms.
-        duration: i64,
-        /// What kind of highlight (seed 004): 1..=32 of `a-z`, `0-9`, `_`; default `"mention"`.
-        #[serde(default = "default_highlight_type")]
-        highlight_type: String,
-    },
-}
-
-/// The `highlight_type` of a `tile_mention` that names none.
-fn default_highlight_type() -> String {
-    "mention".into()
-}
-
-impl ClientFrame {
-    /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
-    pub const TYPES: &'static [&'static str] = &[
-        "auth",
-        "subscribe",
-        "unsubscribe",
-        "resume",
-        "list_users",
-        "ping",
-        "pong",
-        "canvas_chat",
-        "typing",
-        "user_presence",
-        "tile_mention",
-    ];
-}
-
-impl ServerFrame {
-    /// Every `type` value the server sends, durable and ephemeral (`types_lists_match_the_enums`
-    /// fails when a variant is missing). No one else may publish these (see the publish API).
-    pub const TYPES: &'static [&'static str] = &[
-        "ack",
-        "canvas_chat_message",
-        "canvas_viewers",
-        "collab.collaborator_added",
-        "collab.draft_created",
-        "collab.ring_passed",
-        "collab.segment_added",
-        "connected",
-        "error",
-        "invitation_accepted",
-        "message_created",
-        "online_users",
-        "participant_left",
-        "ping",
-        "pong",
-        "resync_required",
-        "thread_invitation",
-        "tile_created",
-        "tile_liked",
-        "tile_mention",
-        "tile_updated",
-        "user_joined",
-        "user_left",
-        "user_presence_update",
-        "user_profile_updated",
-        "user_status_changed",
-        "user_typing",
-    ];
-}
-
-/// A client frame with its optional correlation `ref`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClientMessage {
-    /// Correlation value echoed in the `ack`/`error` answer.
-    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<Value>,
-    /// The frame itself.
-    #[serde(flatten)]
-    pub frame: ClientFrame,
-}
-
-/// A user as listed in `online_users`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OnlineUser {
-    /// User id.
-    pub id: String,
-    /// Current username.
-    pub username: String,
-    /// Display name.
-    pub name: String,
-}
 
 /// Every frame type the server sends, keyed by `"type"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,6 +83,42 @@ pub enum ServerFrame {
         /// The message body, any JSON, exactly as posted.
         snapshot: Value,
         /// When it was posted, unix ms.
+        timestamp: i64,
+    },
+    /// Durable, room `thread:{id}`: a message's author replaced its snapshot. Carries the
+    /// message's fields as they are now.
+    MessageUpdated {
+        /// `thread:{parent_thread}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The message id.
+        id: String,
+        /// The thread's id.
+        parent_thread: String,
+        /// Who posted it.
+        user_id: String,
+        /// The new body.
+        snapshot: Value,
+        /// When it was posted, unix ms.
+        created_at: i64,
+        /// When it was edited, unix ms.
+        updated_at: i64,
+        /// When the event was written, unix ms (the edit's time).
+        timestamp: i64,
+    },
+    /// Durable, room `thread:{id}`: a message was deleted (by its author or the thread's
+    /// creator); it is gone from the history.
+    MessageDeleted {
+        /// `thread:{parent_thread}`.
+        room: String,
+        /// Position in the room's log.
+        seq: i64,
+        /// The deleted message's id.
+        id: String,
+        /// The thread's id.
+        parent_thread: String,
+        /// When it was deleted, unix ms.
         timestamp: i64,
     },
     /// Durable, room `user:{invitee}`: the recipient was invited to a thread.
@@ -358,6 +224,20 @@ pub enum ServerFrame {
         active_users: usize,
         /// Unix ms.
         timestamp: i64,
+    },
+    /// Ephemeral: another user's pointer in a room (throttled to 20 a second per user and room,
+    /// the latest position wins; `x`/`y` null: hidden, also after 10 s without a move).
+    UserCursor {
+        /// The room.
+        room: String,
+        /// Whose pointer.
+        user_id: String,
+        /// Their current username.
+        username: String,
+        /// Horizontal position, or null when hidden.
+        x: Option<f64>,
+        /// Vertical position, or null when hidden.
+        y: Option<f64>,
     },
     /// Ephemeral, to the other viewers: a user's typing state changed (or expired).
     UserTyping {
@@ -576,112 +456,4 @@ pub struct ViewerEvent {
     pub active_users: usize,
     /// Unix ms.
     pub timestamp: i64,
-}
-
-/// WebSocket close codes the server uses.
-pub mod close_code {
-    /// Normal closure.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down; reconnect (possibly to another node).
-    pub const GOING_AWAY: u16 = 1001;
-    /// Protocol violation at the WebSocket level (e.g. an unmasked client frame).
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    /// A text frame was not UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    /// Policy violation: the client kept flooding past its rate limit.
-    pub const POLICY_VIOLATION: u16 = 1008;
-    /// A frame was larger than the configured limit.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-    /// The server could not set the connection up (its store is overloaded or down); reconnect
-    /// with backoff and resume.
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-    /// No sign of life within the heartbeat timeout.
-    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
-    /// The client read too slowly and its outbound queue overflowed; reconnect and resume.
-    pub const SLOW_CONSUMER: u16 = 4008;
-    /// Authentication failed or did not happen in time; do not retry with the same token.
-    pub const UNAUTHORIZED: u16 = 4401;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn client_frames_parse_with_ref() {
-        let message: ClientMessage =
-            serde_json::from_value(json!({"type": "subscribe", "room": "canvas:1", "ref": 7})).unwrap();
-        assert_eq!(message.reference, Some(json!(7)));
-        assert_eq!(message.frame, ClientFrame::Subscribe { room: "canvas:1".into(), after: None });
-        let message: ClientMessage = serde_json::from_value(json!({"type": "list_users"})).unwrap();
-        assert_eq!(message.frame, ClientFrame::ListUsers);
-    }
-
-    /// Every `type` serde accepts for `T`, read from its "unknown variant" error, which lists
-    /// them all (so a variant added to the enum but not to its `TYPES` list is caught).
-    fn serde_types<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<String> {
-        let error = serde_json::from_value::<T>(json!({"type": "not a type"})).unwrap_err().to_string();
-        let (_, expected) = error.split_once("expected one of ").expect("serde's unknown-variant message");
-        let types: Vec<String> = expected.split('`').skip(1).step_by(2).map(str::to_owned).collect();
-        assert!(types.len() > 5, "parsed {types:?} from {error}");
-        types
-    }
-
-    #[test]
-    fn types_lists_match_the_enums() {
-        let sorted = |types: &[&str]| {
-            let mut types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
-            types.sort();
-            types
-        };
-        let mut client = serde_types::<ClientFrame>();
-        client.sort();
-        assert_eq!(sorted(ClientFrame::TYPES), client, "ClientFrame::TYPES");
-        let mut server = serde_types::<ServerFrame>();
-        server.sort();
-        assert_eq!(sorted(ServerFrame::TYPES), server, "ServerFrame::TYPES");
-    }
-
-    #[test]
-    fn server_frames_have_the_seed_field_names() {
-        let frame = ServerFrame::UserStatusChanged { user_id: "u".into(), is_online: true, timestamp: 5 };
-        assert_eq!(
-            serde_json::to_value(frame).unwrap(),
-            json!({"type": "user_status_changed", "user_id": "u", "is_online": true, "timestamp": 5})
-        );
-        let accepted = ServerFrame::InvitationAccepted {
-            room: "thread:t".into(),
-            seq: 3,
-            thread_id: "t".into(),
-            user_id: "u".into(),
-            user_name: "bob".into(),
-            is_online: true,
-            timestamp: 7,
-        };
-        assert_eq!(
-            serde_json::to_value(accepted).unwrap(),
-            json!({"type": "invitation_accepted", "room": "thread:t", "seq": 3, "thread_id": "t", "user_id": "u",
-                   "user_name": "bob", "is_online": true, "timestamp": 7})
-        );
-        let message = ServerFrame::MessageCreated {
-            room: "thread:t".into(),
-            seq: 4,
-            id: "m".into(),
-            parent_thread: "t".into(),
-            user_id: "u".into(),
-            snapshot: json!({"bpm": 120}),
-            timestamp: 8,
-        };
-        assert_eq!(
-            serde_json::to_value(message).unwrap(),
-            json!({"type": "message_created", "room": "thread:t", "seq": 4, "id": "m", "parent_thread": "t",
-                   "user_id": "u", "snapshot": {"bpm": 120}, "timestamp": 8})
-        );
-        let error = ServerFrame::Error { code: ErrorCode::UnknownType, message: "m".into(), reference: None };
-        assert_eq!(
-            serde_json::to_value(error).unwrap(),
-            json!({"type": "error", "code": "unknown_type", "message": "m"})
-        );
-    }
 }

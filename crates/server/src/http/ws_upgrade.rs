@@ -1,4 +1,5 @@
-//! `GET /ws`: Origin check, authentication, tuned upgrade.
+//! `GET /ws`: Origin check, authentication, tuned upgrade; then the connection is the
+//! WebSocket transport's (`ws::run`).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -8,8 +9,8 @@ use serde::Deserialize;
 use tandem_protocol::ws::Cursors;
 
 use super::handshake::{Handshake, HandshakeError};
+use super::{AppError, AppState, credentials};
 use crate::domain::DomainError;
-use crate::http::{AppError, AppState, credentials};
 
 /// Query parameters of `/ws`.
 #[derive(Debug, Default, Deserialize)]
@@ -39,9 +40,9 @@ pub async fn upgrade(
         Some(credentials) => Some(state.auth.authenticate(credentials).await?),
         None => None,
     };
-    let config = super::socket_config(state.config.max_frame_size);
+    let config = crate::ws::socket_config(state.config.max_frame_size);
     let tasks = state.tasks.clone();
-    Ok(upgrade.accept(config, &tasks, move |socket| super::session::run(socket, user, cursors, state)))
+    Ok(upgrade.accept(config, &tasks, move |socket| crate::ws::run(socket, user, cursors, state)))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

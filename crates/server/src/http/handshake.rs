@@ -2,7 +2,7 @@
 //!
 //! Done here rather than with axum's `WebSocketUpgrade`, because that hands out a socket whose TCP
 //! stream is out of reach, and a server-initiated close needs the stream: after its close frame
-//! the server half-closes the connection and reads what the client still sends ([`super::closing`]);
+//! the server half-closes the connection and reads what the client still sends (`ws::closing`);
 //! dropping a socket with unread data makes the kernel reset the connection, and the reset
 //! destroys the close frame before the client reads it. The handshake itself is a few header
 //! checks and tungstenite's accept key.
@@ -15,15 +15,13 @@ use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SE
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
+
+use crate::ws::Socket;
 use tokio_util::task::TaskTracker;
 use tungstenite::protocol::{Role, WebSocketConfig};
-
-/// An accepted WebSocket: tungstenite over the upgraded connection, whose TCP stream stays
-/// reachable ([`WebSocketStream::into_inner`], used by [`super::closing`]).
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Why a request to `/ws` is not a WebSocket upgrade (answered with 426).
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +45,7 @@ pub enum HandshakeError {
 
 impl axum::response::IntoResponse for HandshakeError {
     fn into_response(self) -> Response {
-        crate::http::AppError::from(self).into_response()
+        super::AppError::from(self).into_response()
     }
 }
 

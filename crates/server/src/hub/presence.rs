@@ -1,0 +1,287 @@
+//! The presence seam: who is online, and which online users share a room with whom.
+//!
+//! A user is online while at least one connection of theirs is open (seed 002: connection
+//! state, never stored). [`Presence`] is what the rest of the server asks; [`LocalPresence`]
+//! answers for one node; a cluster implementation (Redis) answers for every node and must pass
+//! the same [`conformance`] suite.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::shards::Shards;
+
+/// A user's presence transition caused by a connection opening or closing. `generation`
+/// orders transitions: an announcement is made only while it is still the user's latest, so a
+/// quick disconnect/reconnect can never end with co-members seeing the stale status last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The user's first connection: announce `is_online: true`.
+    WentOnline {
+        /// Transition number to pass to [`Presence::announce`].
+        generation: u64,
+    },
+    /// The user's last connection closed: write `last_online`, announce `is_online: false`.
+    WentOffline {
+        /// Transition number to pass to [`Presence::announce`].
+        generation: u64,
+    },
+    /// The user had (or still has) other connections: nothing to announce.
+    Unchanged,
+}
+
+/// Who is online and with whom they share rooms. Methods never wait (a network
+/// implementation keeps a local view and syncs it in the background).
+pub trait Presence: Send + Sync + 'static {
+    /// A connection of `user_id` opened.
+    fn connect(&self, user_id: &str) -> Transition;
+    /// A connection of `user_id` closed.
+    fn disconnect(&self, user_id: &str) -> Transition;
+    /// Whether `user_id` has at least one open connection.
+    fn is_online(&self, user_id: &str) -> bool;
+    /// Sets the rooms `user_id` is a member of (threads, drafts, canvases), read from the store
+    /// when a connection opens; membership changes afterwards arrive through
+    /// [`Presence::joined`] / [`Presence::left`].
+    fn set_rooms(&self, user_id: &str, rooms: &[Box<str>]);
+    /// `user_id` became a member of `room`.
+    fn joined(&self, user_id: &str, room: &str);
+    /// `user_id` stopped being a member of `room`.
+    fn left(&self, user_id: &str, room: &str);
+    /// The online users other than `user_id` who share at least one room with it, each once.
+    fn co_members_online(&self, user_id: &str) -> Vec<String>;
+    /// Runs `deliver` only if `generation` is still `user_id`'s latest transition, so that no
+    /// newer transition is announced in between; records what co-members were told. Returns
+    /// whether `deliver` ran. An offline user is forgotten afterwards.
+    fn announce(&self, user_id: &str, generation: u64, online: bool, deliver: &mut dyn FnMut()) -> bool;
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    connections: usize,
+    /// Latest transition (process-wide counter value).
+    generation: u64,
+    /// What co-members were last told: online (true) or offline / nothing yet (false). A user
+    /// back before their offline was announced (a presence grace) is still online to them.
+    announced_online: bool,
+    rooms: HashSet<Box<str>>,
+}
+
+/// One node's presence, in memory: users in sharded maps, plus an index room → users with an
+/// entry, so co-members are found in O(rooms × members) memory reads with no store query.
+///
+/// Lock order: a user shard may be held while a room shard is locked, never the reverse.
+#[derive(Default)]
+pub struct LocalPresence {
+    users: Shards<Entry>,
+    rooms: Shards<HashSet<Box<str>>>,
+    generations: AtomicU64,
+}
+
+impl std::fmt::Debug for LocalPresence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalPresence").finish_non_exhaustive()
+    }
+}
+
+impl LocalPresence {
+    fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn index(&self, room: &str, user_id: &str, member: bool) {
+        let mut rooms = self.rooms.write(room);
+        if member {
+            rooms.entry(room.into()).or_default().insert(user_id.into());
+        } else if let Some(users) = rooms.get_mut(room) {
+            users.remove(user_id);
+            if users.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+}
+
+impl Presence for LocalPresence {
+    fn connect(&self, user_id: &str) -> Transition {
+        let mut users = self.users.write(user_id);
+        let entry = users.entry(user_id.into()).or_default();
+        entry.connections += 1;
+        if entry.connections > 1 {
+            return Transition::Unchanged;
+        }
+        entry.generation = self.next_generation();
+        if entry.announced_online {
+            return Transition::Unchanged;
+        }
+        Transition::WentOnline { generation: entry.generation }
+    }
+
+    fn disconnect(&self, user_id: &str) -> Transition {
+        let mut users = self.users.write(user_id);
+        let Some(entry) = users.get_mut(user_id) else {
+            return Transition::Unchanged;
+        };
+        if entry.connections == 0 {
+            return Transition::Unchanged;
+        }
+        entry.connections -= 1;
+        if entry.connections > 0 {
+            return Transition::Unchanged;
+        }
+        entry.generation = self.next_generation();
+        Transition::WentOffline { generation: entry.generation }
+    }
+
+    fn is_online(&self, user_id: &str) -> bool {
+        self.users.read(user_id).get(user_id).is_some_and(|entry| entry.connections > 0)
+    }
+
+    fn set_rooms(&self, user_id: &str, rooms: &[Box<str>]) {
+        let mut users = self.users.write(user_id);
+        let Some(entry) = users.get_mut(user_id) else {
+            return;
+        };
+        let new: HashSet<Box<str>> = rooms.iter().cloned().collect();
+        for gone in entry.rooms.difference(&new) {
+            self.index(gone, user_id, false);
+        }
+        for added in new.difference(&entry.rooms) {
+            self.index(added, user_id, true);
+        }
+        entry.rooms = new;
+    }
+
+    fn joined(&self, user_id: &str, room: &str) {
+        let mut users = self.users.write(user_id);
+        if let Some(entry) = users.get_mut(user_id)
+            && entry.rooms.insert(room.into())
+        {
+            self.index(room, user_id, true);
+        }
+    }
+
+    fn left(&self, user_id: &str, room: &str) {
+        let mut users = self.users.write(user_id);
+        if let Some(entry) = users.get_mut(user_id)
+            && entry.rooms.remove(room)
+        {
+            self.index(room, user_id, false);
+        }
+    }
+
+    fn co_members_online(&self, user_id: &str) -> Vec<String> {
+        let rooms: Vec<Box<str>> =
+            self.users.read(user_id).get(user_id).map(|entry| entry.rooms.iter().cloned().collect()).unwrap_or_default();
+        let mut others = HashSet::new();
+        for room in &rooms {
+            if let Some(users) = self.rooms.read(room).get(&**room) {
+                others.extend(users.iter().filter(|id| ***id != *user_id).cloned());
+            }
+        }
+        others.into_iter().filter(|id| self.is_online(id)).map(String::from).collect()
+    }
+
+    fn announce(&self, user_id: &str, generation: u64, online: bool, deliver: &mut dyn FnMut()) -> bool {
+        let mut users = self.users.write(user_id);
+        let Some(entry) = users.get_mut(user_id) else {
+            return false;
+        };
+        if entry.generation != generation {
+            return false;
+        }
+        deliver();
+        entry.announced_online = online;
+        if entry.connections == 0 {
+            for room in std::mem::take(&mut entry.rooms) {
+                self.index(&room, user_id, false);
+            }
+            users.remove(user_id);
+        }
+        true
+    }
+}
+
+/// The behaviour every [`Presence`] implementation must show, as plain functions over a
+/// factory; `#[test]`s call them for each implementation.
+#[cfg(test)]
+pub mod conformance {
+    use super::{Presence, Transition};
+
+    fn rooms(names: &[&str]) -> Vec<Box<str>> {
+        names.iter().map(|name| Box::from(*name)).collect()
+    }
+
+    /// First connection online, last offline, the ones between change nothing.
+    pub fn first_and_last_connection_change_presence(presence: &dyn Presence) {
+        assert!(matches!(presence.connect("u"), Transition::WentOnline { .. }));
+        assert_eq!(presence.connect("u"), Transition::Unchanged);
+        assert!(presence.is_online("u"));
+        assert_eq!(presence.disconnect("u"), Transition::Unchanged);
+        assert!(matches!(presence.disconnect("u"), Transition::WentOffline { .. }));
+        assert!(!presence.is_online("u"));
+        assert_eq!(presence.disconnect("u"), Transition::Unchanged, "an extra disconnect is harmless");
+    }
+
+    /// An announcement superseded by a newer transition does not run.
+    pub fn stale_announcements_are_skipped(presence: &dyn Presence) {
+        let Transition::WentOnline { generation: online } = presence.connect("u") else { panic!() };
+        let Transition::WentOffline { generation: offline } = presence.disconnect("u") else { panic!() };
+        let Transition::WentOnline { generation: again } = presence.connect("u") else { panic!() };
+        assert!(!presence.announce("u", online, true, &mut || {}), "superseded");
+        assert!(!presence.announce("u", offline, false, &mut || {}), "superseded");
+        let mut ran = false;
+        assert!(presence.announce("u", again, true, &mut || ran = true));
+        assert!(ran && presence.is_online("u"));
+    }
+
+    /// Back before the offline was announced (the grace): no change either way.
+    pub fn a_return_before_the_offline_was_announced_is_no_change(presence: &dyn Presence) {
+        let Transition::WentOnline { generation } = presence.connect("u") else { panic!() };
+        assert!(presence.announce("u", generation, true, &mut || {}));
+        let Transition::WentOffline { generation: offline } = presence.disconnect("u") else { panic!() };
+        assert_eq!(presence.connect("u"), Transition::Unchanged);
+        assert!(!presence.announce("u", offline, false, &mut || {}), "the pending offline is overtaken");
+        let Transition::WentOffline { generation: gone } = presence.disconnect("u") else { panic!() };
+        assert!(presence.announce("u", gone, false, &mut || {}));
+        assert!(matches!(presence.connect("u"), Transition::WentOnline { .. }), "news again after an offline");
+    }
+
+    /// Co-members are the online users sharing any room, following membership changes.
+    pub fn co_members_follow_rooms_and_status(presence: &dyn Presence) {
+        for user in ["a", "b", "c", "d"] {
+            presence.connect(user);
+        }
+        presence.set_rooms("a", &rooms(&["thread:1", "canvas:2"]));
+        presence.set_rooms("b", &rooms(&["thread:1"]));
+        presence.set_rooms("c", &rooms(&["canvas:2"]));
+        presence.set_rooms("d", &rooms(&["draft:3"]));
+        let mut co = presence.co_members_online("a");
+        co.sort();
+        assert_eq!(co, ["b", "c"]);
+        assert!(presence.co_members_online("d").is_empty());
+        presence.joined("d", "thread:1");
+        let mut co = presence.co_members_online("d");
+        co.sort();
+        assert_eq!(co, ["a", "b"]);
+        presence.left("b", "thread:1");
+        let mut co = presence.co_members_online("a");
+        co.sort();
+        assert_eq!(co, ["c", "d"]);
+        let Transition::WentOffline { generation } = presence.disconnect("c") else { panic!() };
+        assert_eq!(presence.co_members_online("a"), ["d"], "an offline user is no co-member online");
+        assert!(presence.announce("c", generation, false, &mut || {}));
+        assert_eq!(presence.co_members_online("a"), ["d"]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LocalPresence, conformance};
+
+    #[test]
+    fn local_presence_conforms() {
+        conformance::first_and_last_connection_change_presence(&LocalPresence::default());
+        conformance::stale_announcements_are_skipped(&LocalPresence::default());
+        conformance::a_return_before_the_offline_was_announced_is_no_change(&LocalPresence::default());
+        conformance::co_members_follow_rooms_and_status(&LocalPresence::default());
+    }
+}
