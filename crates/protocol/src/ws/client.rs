@@ -106,6 +106,24 @@ pub enum ClientFrame {
     },
 }
 
+impl ClientFrame {
+    /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
+    pub const TYPES: &'static [&'static str] = &[
+        "auth",
+        "subscribe",
+        "unsubscribe",
+        "resume",
+        "list_users",
+        "ping",
+        "pong",
+        "canvas_chat",
+        "typing",
+        "cursor",
+        "user_presence",
+        "tile_mention",
+    ];
+}
+
 /// The `highlight_type` of a `tile_mention` that names none.
 fn default_highlight_type() -> String {
     "mention".into()

@@ -12,7 +12,6 @@ use serde_json::Value;
 /// Resume cursors: for each room, the seq of the last durable event the client has.
 pub type Cursors = BTreeMap<String, i64>;
 
-
 mod client;
 mod server;
 #[cfg(test)]
@@ -22,61 +21,6 @@ pub use client::ClientFrame;
 pub use server::{
     CollaboratorAddedData, DraftCreatedData, RingPassedData, SegmentAddedData, ServerFrame, TileEvent, ViewerEvent,
 };
-
-impl ClientFrame {
-    /// Every `type` value [`ClientFrame`] accepts, to tell an unknown type from a bad field.
-    pub const TYPES: &'static [&'static str] = &[
-        "auth",
-        "subscribe",
-        "unsubscribe",
-        "resume",
-        "list_users",
-        "ping",
-        "pong",
-        "canvas_chat",
-        "typing",
-        "cursor",
-        "user_presence",
-        "tile_mention",
-    ];
-}
-
-impl ServerFrame {
-    /// Every `type` value the server sends, durable and ephemeral (`types_lists_match_the_enums`
-    /// fails when a variant is missing). No one else may publish these (see the publish API).
-    pub const TYPES: &'static [&'static str] = &[
-        "ack",
-        "canvas_chat_message",
-        "canvas_viewers",
-        "collab.collaborator_added",
-        "collab.draft_created",
-        "collab.ring_passed",
-        "collab.segment_added",
-        "connected",
-        "error",
-        "invitation_accepted",
-        "message_created",
-        "message_deleted",
-        "message_updated",
-        "online_users",
-        "participant_left",
-        "ping",
-        "pong",
-        "resync_required",
-        "thread_invitation",
-        "tile_created",
-        "tile_liked",
-        "tile_mention",
-        "tile_updated",
-        "user_cursor",
-        "user_joined",
-        "user_left",
-        "user_presence_update",
-        "user_profile_updated",
-        "user_status_changed",
-        "user_typing",
-    ];
-}
 
 /// A client frame with its optional correlation `ref`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,7 +43,6 @@ pub struct OnlineUser {
     /// Display name.
     pub name: String,
 }
-
 
 /// WebSocket close codes the server uses.
 pub mod close_code {

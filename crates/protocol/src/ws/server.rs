@@ -372,6 +372,43 @@ pub enum ServerFrame {
     },
 }
 
+impl ServerFrame {
+    /// Every `type` value the server sends, durable and ephemeral (`types_lists_match_the_enums`
+    /// fails when a variant is missing). No one else may publish these (see the publish API).
+    pub const TYPES: &'static [&'static str] = &[
+        "ack",
+        "canvas_chat_message",
+        "canvas_viewers",
+        "collab.collaborator_added",
+        "collab.draft_created",
+        "collab.ring_passed",
+        "collab.segment_added",
+        "connected",
+        "error",
+        "invitation_accepted",
+        "message_created",
+        "message_deleted",
+        "message_updated",
+        "online_users",
+        "participant_left",
+        "ping",
+        "pong",
+        "resync_required",
+        "thread_invitation",
+        "tile_created",
+        "tile_liked",
+        "tile_mention",
+        "tile_updated",
+        "user_cursor",
+        "user_joined",
+        "user_left",
+        "user_presence_update",
+        "user_profile_updated",
+        "user_status_changed",
+        "user_typing",
+    ];
+}
+
 /// `data` of `collab.draft_created`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftCreatedData {

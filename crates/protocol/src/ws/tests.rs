@@ -75,8 +75,5 @@ fn server_frames_have_the_seed_field_names() {
                "user_id": "u", "snapshot": {"bpm": 120}, "timestamp": 8})
     );
     let error = ServerFrame::Error { code: ErrorCode::UnknownType, message: "m".into(), reference: None };
-    assert_eq!(
-        serde_json::to_value(error).unwrap(),
-        json!({"type": "error", "code": "unknown_type", "message": "m"})
-    );
+    assert_eq!(serde_json::to_value(error).unwrap(), json!({"type": "error", "code": "unknown_type", "message": "m"}));
 }

@@ -2,6 +2,8 @@
 //! (`typing` in any room, `editing_tile` in a viewed canvas). The connection must be in the
 //! room (`not_found` "subscription not found" otherwise); nothing here touches the store.
 
+use tandem_protocol::ws::ClientFrame;
+
 use super::Reply;
 use crate::domain::DomainError;
 use crate::hub::activity::Action;
@@ -10,6 +12,19 @@ use crate::ws::session::Session;
 
 /// Largest accepted cursor coordinate, in absolute value (positions are the app's own units).
 const CURSOR_MAX: f64 = 1e9;
+
+/// Routes a live-activity frame; any other frame is a routing bug, refused as invalid.
+pub fn handle(session: &Session, frame: ClientFrame) -> Result<Reply, DomainError> {
+    match frame {
+        ClientFrame::Typing { room, is_typing } => typing(session, &room, is_typing),
+        ClientFrame::Cursor { room, x, y } => cursor(session, &room, x, y),
+        ClientFrame::UserPresence { room, presence_type, tile_x, tile_y, is_editing, is_typing } => {
+            let fields = PresenceFields { presence_type: &presence_type, tile_x, tile_y, is_editing, is_typing };
+            presence(session, &room, fields)
+        }
+        other => Err(DomainError::Internal(format!("not a live-activity frame: {other:?}"))),
+    }
+}
 
 /// The room, if this connection is in it.
 fn room_of(session: &Session, room: &str) -> Result<Room, DomainError> {
@@ -22,14 +37,14 @@ fn act(session: &Session, room: &Room, action: Action) {
 }
 
 /// `typing` → `user_typing` to the room's other users (throttled, expires after 5 s).
-pub fn typing(session: &Session, room: &str, is_typing: bool) -> Result<Reply, DomainError> {
+fn typing(session: &Session, room: &str, is_typing: bool) -> Result<Reply, DomainError> {
     let room = room_of(session, room)?;
     act(session, &room, Action::Typing(is_typing));
     Ok(Reply::Done)
 }
 
 /// `cursor` → `user_cursor` to the room's other users (20 a second at most, latest wins).
-pub fn cursor(session: &Session, room: &str, x: Option<f64>, y: Option<f64>) -> Result<Reply, DomainError> {
+fn cursor(session: &Session, room: &str, x: Option<f64>, y: Option<f64>) -> Result<Reply, DomainError> {
     let room = room_of(session, room)?;
     let position = match (x, y) {
         (Some(x), Some(y)) if x.is_finite() && y.is_finite() && x.abs() <= CURSOR_MAX && y.abs() <= CURSOR_MAX => {
@@ -48,7 +63,7 @@ pub fn cursor(session: &Session, room: &str, x: Option<f64>, y: Option<f64>) -> 
 
 /// The fields of a `user_presence` frame.
 #[derive(Debug, Clone, Copy)]
-pub struct PresenceFields<'a> {
+struct PresenceFields<'a> {
     /// `"editing_tile"` or `"typing"`.
     pub presence_type: &'a str,
     /// Tile column (`editing_tile`).
@@ -63,7 +78,7 @@ pub struct PresenceFields<'a> {
 
 /// `user_presence`: `typing` means a `typing` frame; `editing_tile` (a viewed canvas, the tile
 /// inside its bounds as cached at subscribe) → `user_presence_update`.
-pub fn presence(session: &Session, room: &str, fields: PresenceFields<'_>) -> Result<Reply, DomainError> {
+fn presence(session: &Session, room: &str, fields: PresenceFields<'_>) -> Result<Reply, DomainError> {
     match fields.presence_type {
         "typing" => {
             let is_typing = fields
@@ -82,8 +97,8 @@ pub fn presence(session: &Session, room: &str, fields: PresenceFields<'_>) -> Re
             act(session, &room, Action::Editing { x, y, is_editing });
             Ok(Reply::Done)
         }
-        other => Err(DomainError::Invalid(format!(
-            "presence_type must be \"editing_tile\" or \"typing\", got \"{other}\""
-        ))),
+        other => {
+            Err(DomainError::Invalid(format!("presence_type must be \"editing_tile\" or \"typing\", got \"{other}\"")))
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Client frame handlers, one module per concern. Adding a frame type means a variant in
-//! `tandem_protocol::ws::ClientFrame`, a function in the module of its concern, and one arm here.
+//! `tandem_protocol::ws::ClientFrame`, a function in the module of its concern, and one arm here
+//! (live-activity frames are routed to `activity` as a group, so a new one needs no arm).
 
 mod activity;
 mod canvas;
@@ -46,11 +47,8 @@ pub async fn dispatch(session: &Session, frame: ClientFrame) -> Result<Reply, Do
         ClientFrame::Ping => Ok(keepalive::ping()),
         ClientFrame::Pong => Ok(Reply::Done),
         ClientFrame::CanvasChat { room, text } => canvas::chat(session, &room, &text).await,
-        ClientFrame::Typing { room, is_typing } => activity::typing(session, &room, is_typing),
-        ClientFrame::Cursor { room, x, y } => activity::cursor(session, &room, x, y),
-        ClientFrame::UserPresence { room, presence_type, tile_x, tile_y, is_editing, is_typing } => {
-            let fields = activity::PresenceFields { presence_type: &presence_type, tile_x, tile_y, is_editing, is_typing };
-            activity::presence(session, &room, fields)
+        frame @ (ClientFrame::Typing { .. } | ClientFrame::Cursor { .. } | ClientFrame::UserPresence { .. }) => {
+            activity::handle(session, frame)
         }
         ClientFrame::TileMention { room, tile_x, tile_y, message, duration, highlight_type } => {
             canvas::mention(session, &room, (tile_x, tile_y), &message, duration, &highlight_type)
