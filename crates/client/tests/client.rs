@@ -60,7 +60,14 @@ async fn publish(store: &Store, hub: Option<&tandem_server::hub::Hub>, room: &st
     };
     match hub {
         Some(hub) => {
-            tandem_server::domain::events::append_and_publish(store, hub, &tandem_server::room::Room::parse(room).expect("room"), build).await.expect("publish");
+            tandem_server::domain::events::append_and_publish(
+                store,
+                hub,
+                &tandem_server::room::Room::parse(room).expect("room"),
+                build,
+            )
+            .await
+            .expect("publish");
         }
         None => {
             let now = tandem_server::clock::now_ms();

@@ -76,9 +76,14 @@ async fn wss_and_https_work_with_a_self_signed_certificate() {
     let room = format!("user:{}", signed_up.user.id);
     let room_owned = room.clone();
     let room = tandem_server::room::Room::parse(&room).expect("room");
-    tandem_server::domain::events::append_and_publish(&store, &hub, &room, move |e: &tandem_server::store::Envelope<'_>| {
-        json!({"type": "note", "room": room_owned, "seq": e.seq, "timestamp": e.timestamp}).to_string()
-    })
+    tandem_server::domain::events::append_and_publish(
+        &store,
+        &hub,
+        &room,
+        move |e: &tandem_server::store::Envelope<'_>| {
+            json!({"type": "note", "room": room_owned, "seq": e.seq, "timestamp": e.timestamp}).to_string()
+        },
+    )
     .await
     .expect("publish");
     let event = tokio::time::timeout(WAIT, async {

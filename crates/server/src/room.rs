@@ -125,11 +125,7 @@ impl Room {
     /// [`Room::parse`], then requires the kind `expected`.
     pub fn parse_kind(name: &str, expected: RoomKind) -> Result<Self, RoomError> {
         let room = Self::parse(name)?;
-        if room.kind() == expected {
-            Ok(room)
-        } else {
-            Err(RoomError::WrongKind { room: name.to_owned(), expected })
-        }
+        if room.kind() == expected { Ok(room) } else { Err(RoomError::WrongKind { room: name.to_owned(), expected }) }
     }
 
     /// The room's kind.

@@ -12,8 +12,8 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
 use crate::http;
-use crate::state::AppState;
 use crate::hub::Hub;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 

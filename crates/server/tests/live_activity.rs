@@ -156,7 +156,8 @@ async fn a_cursor_left_alone_for_ten_seconds_is_hidden() {
     let shown = next_cursor(&mut bob_ws).await;
     assert_eq!((shown["x"].clone(), shown["y"].clone()), (json!(3.0), json!(4.0)));
     let moved = Instant::now();
-    let hidden = tokio::time::timeout(Duration::from_secs(12), next_cursor(&mut bob_ws)).await.expect("hidden within 12 s");
+    let hidden =
+        tokio::time::timeout(Duration::from_secs(12), next_cursor(&mut bob_ws)).await.expect("hidden within 12 s");
     assert_eq!(hidden["x"], Value::Null);
     let after = moved.elapsed();
     assert!(after >= Duration::from_millis(9_900) && after < Duration::from_secs(12), "hidden after {after:?}");

@@ -222,7 +222,8 @@ pub async fn update_tile(
     }
     let text = data_text(data)?;
     let room = Room::canvas(canvas_id);
-    let write = store.update_tile(canvas_id, tile_id, caller, &text, clock::now_ms(), tile_encoder(TileKind::Updated, caller));
+    let write =
+        store.update_tile(canvas_id, tile_id, caller, &text, clock::now_ms(), tile_encoder(TileKind::Updated, caller));
     let (tile, published) = Commit::new(hub, &room).except(except).run(write).await?;
     Ok((tile, published.seq))
 }

@@ -23,7 +23,9 @@ use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
 use crate::room::Room;
-use crate::store::{DraftCollaboratorRecord, DraftRecord, DraftView, Envelope, NewSegment, SegmentRecord, Store, UserRecord};
+use crate::store::{
+    DraftCollaboratorRecord, DraftRecord, DraftView, Envelope, NewSegment, SegmentRecord, Store, UserRecord,
+};
 
 /// Longest draft title, in characters (after trimming).
 pub const TITLE_MAX: usize = 200;

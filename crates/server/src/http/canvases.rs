@@ -87,7 +87,8 @@ async fn create_canvas(
     AuthUser(caller): AuthUser,
     JsonBody(request): JsonBody<CreateCanvasRequest>,
 ) -> Result<(StatusCode, Json<Canvas>), AppError> {
-    let view = canvases::create(&state.store, &state.hub, &caller, &request.name, request.width, request.height).await?;
+    let view =
+        canvases::create(&state.store, &state.hub, &caller, &request.name, request.width, request.height).await?;
     Ok((StatusCode::CREATED, Json(canvas_to_wire(view))))
 }
 

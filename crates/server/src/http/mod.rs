@@ -17,8 +17,8 @@ mod ops;
 mod rooms;
 mod threads;
 mod users;
-mod ws_upgrade;
 mod web;
+mod ws_upgrade;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -137,5 +137,8 @@ async fn publish(
 ) -> Result<(StatusCode, Json<PublishedEvent>), AppError> {
     let room = Room::parse(&room).map_err(DomainError::from)?;
     let published = events::publish_from_backend(&state.store, &state.hub, &room, event).await?;
-    Ok((StatusCode::CREATED, Json(PublishedEvent { room: room.into(), seq: published.seq, timestamp: published.timestamp })))
+    Ok((
+        StatusCode::CREATED,
+        Json(PublishedEvent { room: room.into(), seq: published.seq, timestamp: published.timestamp }),
+    ))
 }

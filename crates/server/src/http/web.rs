@@ -18,7 +18,6 @@ use super::{AppError, AppState};
 /// The SDK's published files; everything else in `web/sdk/` (tests, tooling) stays out.
 #[derive(Embed)]
 #[folder = "../../web/sdk/"]
-#[allow_missing = true]
 #[include = "tandem.js"]
 #[include = "tandem.d.ts"]
 struct SdkFiles;

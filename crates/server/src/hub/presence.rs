@@ -169,8 +169,12 @@ impl Presence for LocalPresence {
     }
 
     fn co_members_online(&self, user_id: &str) -> Vec<String> {
-        let rooms: Vec<Box<str>> =
-            self.users.read(user_id).get(user_id).map(|entry| entry.rooms.iter().cloned().collect()).unwrap_or_default();
+        let rooms: Vec<Box<str>> = self
+            .users
+            .read(user_id)
+            .get(user_id)
+            .map(|entry| entry.rooms.iter().cloned().collect())
+            .unwrap_or_default();
         let mut others = HashSet::new();
         for room in &rooms {
             if let Some(users) = self.rooms.read(room).get(&**room) {

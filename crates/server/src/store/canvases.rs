@@ -8,11 +8,11 @@
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use crate::room::Room;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
 };
+use crate::room::Room;
 
 /// A canvas as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -247,7 +247,8 @@ impl Store {
                 return Ok(Err(Refusal::Conflict("that cell already has a tile")));
             }
             let stored = tile.clone();
-            let event = append_event!(tx, &room, tile.created_at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
+            let event =
+                append_event!(tx, &room, tile.created_at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((tile.clone(), event)))
         })

@@ -10,11 +10,11 @@
 use sqlx::{Pool, Postgres, Sqlite};
 
 use super::members::{ADD_MEMBER, IS_MEMBER};
-use crate::room::Room;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
 };
+use crate::room::Room;
 
 /// A draft as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -120,11 +120,7 @@ const SEGMENTS: &str = "SELECT id, draft_id, author_id, content, position, creat
 impl Store {
     /// Creates a draft whose owner is its first collaborator and ring holder, and appends its
     /// `collab.draft_created` event, in one transaction.
-    pub async fn create_draft(
-        &self,
-        draft: &DraftRecord,
-        encode: impl EncodeEvent,
-    ) -> Result<StoredEvent, StoreError> {
+    pub async fn create_draft(&self, draft: &DraftRecord, encode: impl EncodeEvent) -> Result<StoredEvent, StoreError> {
         let room = Room::draft(&draft.id).to_string();
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -197,7 +193,9 @@ impl Store {
                     .bind(segment.draft_id)
                     .fetch_one(&mut *tx)
                     .await?;
-                        let event = append_event!(tx, &room, segment.created_at, |envelope: &Envelope<'_>| encode(envelope, position)).await?;
+            let event =
+                append_event!(tx, &room, segment.created_at, |envelope: &Envelope<'_>| encode(envelope, position))
+                    .await?;
             sqlx::query(
                 "INSERT INTO draft_segments (id, draft_id, author_id, content, position, created_at, seq) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -187,5 +187,4 @@ impl Store {
             Ok(Ok(event))
         })
     }
-
 }

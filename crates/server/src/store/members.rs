@@ -14,7 +14,8 @@ impl Store {
     /// Makes `user_id` a member of `room`. Returns false if it already was (nothing changes).
     pub async fn add_member(&self, room: &Room, user_id: &str, joined_at: i64) -> Result<bool, StoreError> {
         on_writer!(self, |pool| {
-            let result = sqlx::query(ADD_MEMBER).bind(room.as_str()).bind(user_id).bind(joined_at).execute(pool).await?;
+            let result =
+                sqlx::query(ADD_MEMBER).bind(room.as_str()).bind(user_id).bind(joined_at).execute(pool).await?;
             Ok(result.rows_affected() == 1)
         })
     }

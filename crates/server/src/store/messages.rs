@@ -3,7 +3,9 @@
 
 use super::members::IS_MEMBER;
 use super::threads::lock_thread_sql;
-use super::{BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_pool, on_writer};
+use super::{
+    BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_pool, on_writer,
+};
 use crate::room::Room;
 
 /// A message as stored.
@@ -123,7 +125,8 @@ impl Store {
                 .await?;
             message.snapshot = snapshot.to_owned();
             message.updated_at = Some(at);
-            let event = append_event!(tx, &room, at, |envelope: &super::Envelope<'_>| encode(&message, envelope)).await?;
+            let event =
+                append_event!(tx, &room, at, |envelope: &super::Envelope<'_>| encode(&message, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((message, event)))
         })
@@ -184,7 +187,8 @@ impl Store {
         before_seq: i64,
         limit: i64,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM messages WHERE thread_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
+        let sql =
+            format!("SELECT {COLUMNS} FROM messages WHERE thread_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
         on_pool!(self, |pool| {
             Ok(sqlx::query_as::<_, MessageRecord>(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(thread_id)

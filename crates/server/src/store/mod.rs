@@ -28,9 +28,9 @@ pub use error::StoreError;
 pub(crate) use events::{BeginRead, BeginWrite, ROOM_SEQ, append_event};
 pub use events::{EncodeEvent, Envelope, RoomLog, StoredEvent};
 pub use invites::InviteRecord;
+pub use library::{PlaylistItemRecord, Upserted};
 pub use messages::{MessageRecord, NewMessage};
 pub use refusal::{Refusal, Written};
-pub use library::{PlaylistItemRecord, Upserted};
 pub use threads::{ThreadMemberRecord, ThreadRecord, ThreadView};
 pub use users::UserRecord;
 

@@ -155,8 +155,11 @@ impl Store {
             else {
                 return Ok(None);
             };
-            let members =
-                sqlx::query_as::<_, ThreadMemberRecord>(MEMBERS_OF_ROOM).bind(&room).bind(PREFIX).fetch_all(&mut *tx).await?;
+            let members = sqlx::query_as::<_, ThreadMemberRecord>(MEMBERS_OF_ROOM)
+                .bind(&room)
+                .bind(PREFIX)
+                .fetch_all(&mut *tx)
+                .await?;
             if !members.iter().any(|m| m.user_id == member_id) {
                 return Ok(None);
             }
@@ -174,14 +177,21 @@ impl Store {
         let thread_rooms = format!("{PREFIX}%");
         let (threads, members, invites, seqs) = on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
-            let threads = sqlx::query_as::<_, ThreadRecord>(THREADS_OF_USER).bind(user_id).bind(PREFIX).fetch_all(&mut *tx).await?;
+            let threads = sqlx::query_as::<_, ThreadRecord>(THREADS_OF_USER)
+                .bind(user_id)
+                .bind(PREFIX)
+                .fetch_all(&mut *tx)
+                .await?;
             let members = sqlx::query_as::<_, ThreadMemberRecord>(MEMBERS_OF_USERS_THREADS)
                 .bind(user_id)
                 .bind(PREFIX)
                 .fetch_all(&mut *tx)
                 .await?;
-            let invites =
-                sqlx::query_as::<_, InviteRecord>(INVITES_OF_USERS_THREADS).bind(user_id).bind(PREFIX).fetch_all(&mut *tx).await?;
+            let invites = sqlx::query_as::<_, InviteRecord>(INVITES_OF_USERS_THREADS)
+                .bind(user_id)
+                .bind(PREFIX)
+                .fetch_all(&mut *tx)
+                .await?;
             let seqs: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT r.room, r.last_seq FROM rooms r JOIN room_members m ON m.room = r.room \
                  WHERE m.user_id = $1 AND r.room LIKE $2",

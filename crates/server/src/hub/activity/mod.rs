@@ -168,7 +168,14 @@ impl Activity {
 
     /// Polls one user's gates in `room`, returns their frames, schedules the next poll or
     /// forgets the gates. `woken` is the wake-up time of the timer task calling, if one is.
-    fn poll_locked(&self, room: &str, state: &mut RoomState, user_id: &str, now: Instant, woken: Option<Instant>) -> Outbox {
+    fn poll_locked(
+        &self,
+        room: &str,
+        state: &mut RoomState,
+        user_id: &str,
+        now: Instant,
+        woken: Option<Instant>,
+    ) -> Outbox {
         let viewing = state.viewers.contains_key(user_id) || self.is_in_room(room, user_id);
         let Some(gates) = state.gates.get_mut(user_id) else { return Vec::new() };
         if woken.is_some() && gates.scheduled == woken {
@@ -230,7 +237,13 @@ impl Activity {
     /// After a connection of `user_id` joined `room` (a viewed room): if that made the user a
     /// viewer, the other users get `user_joined` with `active_users`. Returns the viewers now,
     /// `(user id, username, name)` sorted by id, for the joining connection's `canvas_viewers`.
-    pub fn viewer_joined(&self, room: &Room, user_id: &str, username: &str, name: &str) -> Vec<(String, String, String)> {
+    pub fn viewer_joined(
+        &self,
+        room: &Room,
+        user_id: &str,
+        username: &str,
+        name: &str,
+    ) -> Vec<(String, String, String)> {
         let (viewers, outbox) = {
             let mut rooms = self.inner.rooms.write(room);
             let state = rooms.entry(room.as_str().into()).or_default();
@@ -316,7 +329,14 @@ fn typing_frame(room: &str, user_id: &str, username: &str, is_typing: bool) -> S
     }
 }
 
-fn editing_frame(room: &str, user_id: &str, username: &str, (x, y): (i64, i64), is_editing: bool, viewing: bool) -> ServerFrame {
+fn editing_frame(
+    room: &str,
+    user_id: &str,
+    username: &str,
+    (x, y): (i64, i64),
+    is_editing: bool,
+    viewing: bool,
+) -> ServerFrame {
     let canvas_id = Room::parse(room).ok().filter(|r| r.kind() == RoomKind::Canvas).map(|r| r.id().to_owned());
     ServerFrame::UserPresenceUpdate {
         room: room.to_owned(),
