@@ -140,4 +140,65 @@ mod tests {
         assert!(message.contains("room"), "{message}");
         assert_eq!(decode(r#"{"type":"list_users"}"#).unwrap().frame, ClientFrame::ListUsers);
     }
+
+    /// The reader driven by an in-memory stream of frames (no socket, no server): every answer
+    /// lands on the connection's queue, and the stream's end is the reader's end.
+    #[tokio::test]
+    async fn frames_from_a_channel_are_answered_on_the_queue() {
+        use std::sync::Arc;
+
+        use crate::auth::Authenticator;
+        use crate::hub::Hub;
+        use crate::state::AppState;
+        use crate::store::{Store, UserRecord};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::ServeConfig::with_database_url(&format!("sqlite://{}/t.db", dir.path().display()));
+        let store = Store::connect(&config.database_url).await.expect("store");
+        let auth = Authenticator::new(store.clone(), Some("a test secret"), config.token_ttl, false).await.expect("auth");
+        let hub = Hub::local();
+        let state = AppState {
+            store,
+            auth: Arc::new(auth),
+            config: Arc::new(config),
+            metrics: crate::telemetry::metrics_handle(),
+            hub: hub.clone(),
+            tasks: tokio_util::task::TaskTracker::new(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        };
+        let user = UserRecord {
+            id: "a".repeat(24),
+            username: "alice".into(),
+            name: String::new(),
+            created_at: 0,
+            last_online: None,
+        };
+        let connection = hub.connection(&user.id, 64);
+        let session = Session { connection: connection.clone(), user, state, canvases: Default::default() };
+        let frames = vec![
+            Ok(Message::text("{nope")),
+            Ok(Message::text(r#"{"type":"ping","ref":1}"#)),
+            Ok(Message::binary(vec![1, 2])),
+            Ok(Message::text(r#"{"type":"typing","room":"thread:x","is_typing":true,"ref":2}"#)),
+        ];
+        let mut stream = futures_util::stream::iter(frames);
+        assert_eq!(run(&mut stream, &session).await, CloseReason::Lost, "the stream ended without a close frame");
+
+        let mut batch = std::collections::VecDeque::new();
+        connection.queue().next_batch(&mut batch).await;
+        let answers: Vec<Value> = batch.iter().map(|f| serde_json::from_str(f.as_str()).expect("json")).collect();
+        let summary: Vec<(String, Value)> =
+            answers.iter().map(|a| (a["type"].as_str().unwrap_or_default().to_owned(), a["code"].clone())).collect();
+        assert_eq!(
+            summary,
+            [
+                ("error".into(), Value::from("invalid_json")),
+                ("pong".into(), Value::Null),
+                ("ack".into(), Value::Null),
+                ("error".into(), Value::from("invalid_frame")),
+                ("error".into(), Value::from("not_found")),
+            ]
+        );
+        assert_eq!((answers[2]["ref"].clone(), answers[4]["ref"].clone()), (Value::from(1), Value::from(2)));
+    }
 }
