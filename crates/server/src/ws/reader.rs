@@ -155,7 +155,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = crate::ServeConfig::with_database_url(&format!("sqlite://{}/t.db", dir.path().display()));
         let store = Store::connect(&config.database_url).await.expect("store");
-        let auth = Authenticator::new(store.clone(), Some("a test secret"), config.token_ttl, false).await.expect("auth");
+        let auth =
+            Authenticator::new(store.clone(), Some("a test secret"), config.token_ttl, false).await.expect("auth");
         let hub = Hub::local();
         let state = AppState {
             store,
