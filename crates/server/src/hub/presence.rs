@@ -210,8 +210,10 @@ impl Presence for LocalPresence {
 pub mod conformance {
     use super::{Presence, Transition};
 
-    fn rooms(names: &[&str]) -> Vec<Box<str>> {
-        names.iter().map(|name| Box::from(*name)).collect()
+    use crate::room::Room;
+
+    fn rooms(rooms: &[&Room]) -> Vec<Box<str>> {
+        rooms.iter().map(|room| Box::from(room.as_str())).collect()
     }
 
     /// First connection online, last offline, the ones between change nothing.
@@ -254,19 +256,20 @@ pub mod conformance {
         for user in ["a", "b", "c", "d"] {
             presence.connect(user);
         }
-        presence.set_rooms("a", &rooms(&["thread:1", "canvas:2"]));
-        presence.set_rooms("b", &rooms(&["thread:1"]));
-        presence.set_rooms("c", &rooms(&["canvas:2"]));
-        presence.set_rooms("d", &rooms(&["draft:3"]));
+        let (thread, canvas, draft) = (Room::thread("1"), Room::canvas("2"), Room::draft("3"));
+        presence.set_rooms("a", &rooms(&[&thread, &canvas]));
+        presence.set_rooms("b", &rooms(&[&thread]));
+        presence.set_rooms("c", &rooms(&[&canvas]));
+        presence.set_rooms("d", &rooms(&[&draft]));
         let mut co = presence.co_members_online("a");
         co.sort();
         assert_eq!(co, ["b", "c"]);
         assert!(presence.co_members_online("d").is_empty());
-        presence.joined("d", "thread:1");
+        presence.joined("d", &thread);
         let mut co = presence.co_members_online("d");
         co.sort();
         assert_eq!(co, ["a", "b"]);
-        presence.left("b", "thread:1");
+        presence.left("b", &thread);
         let mut co = presence.co_members_online("a");
         co.sort();
         assert_eq!(co, ["c", "d"]);

@@ -239,6 +239,8 @@ mod tests {
     use crate::hub::CloseReason;
     use std::collections::VecDeque;
 
+    use crate::room::Room;
+
     fn connection(user: &str) -> Arc<Connection> {
         Arc::new(Connection::new(NodeId(0), user, 16))
     }
@@ -256,18 +258,19 @@ mod tests {
     #[tokio::test]
     async fn deliver_reaches_room_members_only() {
         let registry = Registry::default();
+        let room = Room::thread("1");
         let (a, b, c) = (connection("a"), connection("b"), connection("c"));
         for conn in [&a, &b, &c] {
             registry.register(conn);
         }
-        registry.subscribe(&a, "thread:1");
-        registry.join_user("b", "thread:1");
-        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("x"), None), 2);
+        registry.subscribe(&a, &room);
+        registry.join_user("b", &room);
+        assert_eq!(registry.deliver(&room, None, &Frame::from_static("x"), None), 2);
         assert_eq!(drain(&a).await, ["x"]);
         assert_eq!(drain(&b).await, ["x"]);
         assert!(drain(&c).await.is_empty());
-        registry.leave_user("b", "thread:1");
-        assert_eq!(registry.deliver("thread:1", None, &Frame::from_static("y"), None), 1);
+        registry.leave_user("b", &room);
+        assert_eq!(registry.deliver(&room, None, &Frame::from_static("y"), None), 1);
         assert!(drain(&b).await.is_empty());
         assert_eq!(registry.membership_epoch("b"), 2);
     }
@@ -287,17 +290,18 @@ mod tests {
     #[tokio::test]
     async fn recovering_room_holds_live_events_until_the_replay_is_done() {
         let registry = Registry::default();
+        let room = Room::thread("1");
         let a = connection("a");
         registry.register(&a);
-        a.begin_recovery("thread:1");
-        registry.subscribe(&a, "thread:1");
-        registry.deliver("thread:1", Some(5), &Frame::from_static("e5"), None);
-        registry.deliver("thread:1", Some(4), &Frame::from_static("e4"), None);
-        registry.deliver("thread:1", None, &Frame::from_static("ephemeral, not held"), None);
+        a.begin_recovery(&room);
+        registry.subscribe(&a, &room);
+        registry.deliver(&room, Some(5), &Frame::from_static("e5"), None);
+        registry.deliver(&room, Some(4), &Frame::from_static("e4"), None);
+        registry.deliver(&room, None, &Frame::from_static("ephemeral, not held"), None);
         a.send(Frame::from_static("replayed 3"));
         a.send(Frame::from_static("replayed 4"));
-        a.finish_recovery("thread:1", 4);
-        registry.deliver("thread:1", Some(6), &Frame::from_static("e6"), None);
+        a.finish_recovery(&room, 4);
+        registry.deliver(&room, Some(6), &Frame::from_static("e6"), None);
         assert_eq!(drain(&a).await, ["ephemeral, not held", "replayed 3", "replayed 4", "e5", "e6"]);
     }
 
