@@ -1,0 +1,100 @@
+// Throughput into one page: 1,000 durable events a second for 10 s through the SDK's whole path
+// (parse, dedupe, handlers, the cursor saved to sessionStorage after each event). Every event
+// must reach the handler once, in order; the figure is the lag from send to handler. Run against
+// a protocol stand-in that can push at an exact rate, and against the real server (debug build)
+// at the rate it sustains here.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+
+import { API_KEY, TandemServer, launchBrowser, percentile } from "./harness.mjs";
+import { FakeTandem } from "./fake-tandem.mjs";
+
+const RATE = Number(process.env.SDK_BENCH_RATE ?? 1000);
+const SECONDS = Number(process.env.SDK_BENCH_SECONDS ?? 10);
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A page on `origin` whose client counts the events of `type` and their lag. */
+async function benchPage(origin, token, type) {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${origin}/healthz`);
+  await page.evaluate(async ({ token, type }) => {
+    const { connect } = await import("/sdk/tandem.js");
+    const bench = { count: 0, last: 0, gaps: 0, repeats: 0, lags: [], busy: 0 };
+    window.bench = bench;
+    window.client = connect({ url: location.origin, token });
+    window.client.on(type, (event) => {
+      const started = performance.now();
+      if (event.seq <= bench.last) bench.repeats++;
+      else if (event.seq !== bench.last + 1) bench.gaps++;
+      bench.last = Math.max(bench.last, event.seq);
+      bench.count++;
+      bench.lags.push(Date.now() - event.timestamp);
+      bench.busy += performance.now() - started;
+    });
+  }, { token, type });
+  await page.waitForFunction(() => window.client.status === "live", null, { timeout: 15000 });
+  return page;
+}
+
+async function results(page, total, timeout) {
+  await page.waitForFunction((n) => window.bench.count >= n, total, { timeout, polling: 100 });
+  return page.evaluate(() => ({ ...window.bench, lags: window.bench.lags }));
+}
+
+function describe(label, r, seconds) {
+  const p = (q) => percentile(r.lags, q);
+  return `FIGURE ${label}: ${r.count} events in ${seconds} s, ${r.gaps} gaps, ${r.repeats} repeats, ` +
+    `lag send→handler p50 ${p(50)} ms, p99 ${p(99)} ms, max ${Math.max(...r.lags)} ms`;
+}
+
+test(`${RATE} events/s for ${SECONDS} s into one page (protocol stand-in): none dropped, none repeated`, async () => {
+  const fake = await new FakeTandem().start();
+  try {
+    const page = await benchPage(fake.url, "bench-token", "message_created");
+    const sent = await fake.stream("thread:bench", RATE, SECONDS);
+    const r = await results(page, sent, 30000);
+    console.log(describe(`${RATE}/s stand-in`, r, SECONDS));
+    assert.equal(r.count, sent);
+    assert.equal(r.gaps + r.repeats, 0);
+    assert.ok(percentile(r.lags, 99) < 250, `p99 lag ${percentile(r.lags, 99)} ms: the handlers fell behind`);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("the real server (debug build, SQLite) publishing as fast as it can into one page", async () => {
+  const server = await new TandemServer().start();
+  try {
+    const alice = await server.signUp("alice");
+    const thread = await server.api("POST", "/api/v1/threads", { token: alice.token, body: { name: "bench" } });
+    const page = await benchPage(server.url, alice.token, "bench.tick");
+    const room = `thread:${thread.id}`;
+    const seconds = 5;
+    const end = Date.now() + seconds * 1000;
+    let published = 0;
+    const publisher = async () => {
+      while (Date.now() < end) {
+        await server.api("POST", `/api/v1/rooms/${room}/publish`, {
+          headers: { authorization: `Bearer ${API_KEY}` },
+          body: { type: "bench.tick", snapshot: { text: "x".repeat(64) } },
+        });
+        published++;
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, publisher));
+    const r = await results(page, published, 30000);
+    console.log(describe(`real server ${Math.round(published / seconds)}/s`, r, seconds));
+    assert.equal(r.count, published);
+    assert.equal(r.gaps + r.repeats, 0);
+  } finally {
+    await server.dispose();
+  }
+});

@@ -1,0 +1,69 @@
+// Real browser, real server: two tabs with `shareAcrossTabs` hold one WebSocket between them
+// (the server's ws_connections_active gauge says 1), both tabs get every event, and closing the
+// leader tab hands the socket to the other, which loses nothing and repeats nothing.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+
+import { TandemServer, launchBrowser, openClient, recorded, seqs, waitForEvents, waitForStatus } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await new TandemServer().start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.dispose();
+});
+
+/** Polls the server's gauge until it reads `value` (bounded). */
+async function connectionsBecome(value, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  let seen;
+  while (Date.now() < deadline) {
+    seen = await server.metric("ws_connections_active");
+    if (seen === value) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`ws_connections_active stayed ${seen}, expected ${value}`);
+}
+
+test("two tabs share one WebSocket; both get every event; closing the leader loses nothing", async () => {
+  const alice = await server.signUp("alice");
+  const thread = await server.api("POST", "/api/v1/threads", { token: alice.token, body: { name: "tabs" } });
+  const room = `thread:${thread.id}`;
+  const context = await browser.newContext(); // one browser profile: shared locks and channels
+  const options = { shareAcrossTabs: true };
+  const first = await openClient(context, server.url, alice.token, options);
+  await waitForStatus(first, "live");
+  const second = await openClient(context, server.url, alice.token, options);
+  await waitForStatus(second, "live");
+  const leaders = await Promise.all([first, second].map((p) => p.evaluate(() => window.client.isLeader)));
+  assert.deepEqual(leaders, [true, false]);
+  await connectionsBecome(1);
+
+  for (let i = 1; i <= 10; i++) await server.post(alice.token, thread.id, { i });
+  await waitForEvents(first, 10);
+  await waitForEvents(second, 10);
+  const ack = await second.evaluate(() => window.client.send({ type: "list_users" }).then((a) => a.type));
+  assert.equal(ack, "ack", "the follower sends through the leader");
+
+  // The leader tab goes while messages keep coming.
+  let posted = 10;
+  const stream = (async () => {
+    while (posted < 40) await server.post(alice.token, thread.id, { i: ++posted });
+  })();
+  await first.close();
+  await waitForStatus(second, "live");
+  await stream;
+  await waitForEvents(second, 40);
+  assert.equal(await second.evaluate(() => window.client.isLeader), true, "the other tab took over");
+  await connectionsBecome(1);
+
+  const { events } = await recorded(second);
+  assert.deepEqual(events, seqs(room, 1, 40), "nothing lost or repeated across the hand-over");
+  await context.close();
+});
