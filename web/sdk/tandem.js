@@ -566,7 +566,7 @@ class Engine {
     this.out = out;
     this.rooms = new Rooms(cursors);
     this.backoff = new Backoff(o.reconnectDelays, o.jitter, o.random);
-    this.status = "connecting";
+    this.status = undefined; // the first `connecting` is reported (a tab taking over was live)
     this.pending = new Map();
     this.queue = [];
     this.pollers = new Map();
@@ -612,7 +612,12 @@ class Engine {
       return;
     }
     if (gen !== this.gen) return;
-    const ws = new this.o.WebSocket(this.o.wsUrl);
+    let ws;
+    try {
+      ws = new this.o.WebSocket(this.o.wsUrl);
+    } catch {
+      return this.ended(null, 0); // e.g. blocked by a Content-Security-Policy: poll instead
+    }
     this.ws = ws;
     this.token = token;
     this.openTimer = setTimeout(() => this.ended(ws, 0), this.o.connectTimeout);
@@ -692,6 +697,8 @@ class Engine {
   /** Dedupes durable frames, records resyncs, hands the frame on. */
   deliver(frame) {
     if (isDurable(frame)) {
+      // A viewed room left a moment ago: its last events are no one's (and leave no cursor).
+      if (isViewedKind(frame.room) && !this.rooms.viewed.has(frame.room)) return;
       if (!this.rooms.accept(frame.room, frame.seq)) return;
     } else if (frame.type === "resync_required" && typeof frame.room === "string") {
       this.rooms.cursors.set(frame.room, frame.last_seq ?? this.rooms.cursor(frame.room) ?? 0);
@@ -1479,13 +1486,16 @@ class TabLink {
     this.engine?.checkWatchdog();
   }
 
-  /** This tab goes away: followers say so, the leader closes its connection and hands over. */
+  /**
+   * This tab goes away: a follower says so; the leader goes quiet first (the other tabs do not
+   * see it go offline), closes its connection and hands the lock over.
+   */
   close() {
     if (!this.engine) this.post({ t: "bye", tab: this.id });
     this.failRequests();
+    this.channel.close();
     this.engine?.close();
     this.resign();
-    this.channel.close();
   }
 }
 

@@ -381,3 +381,43 @@ test("thread cursors are discovered by REST before the first connect", async (t)
   assert.match(storage.getItem("tandem:http://tandem.test:"), /"thread:a":7/, "kept for the next reload");
   client.close();
 });
+
+test("a viewed room left: its late events are ignored and a later live subscribe replays nothing", async (t) => {
+  fakeTimers(t);
+  const server = new FakeServer();
+  const client = connect(fakeOptions(server));
+  const { events } = record(client);
+  await flush();
+  await client.subscribe("canvas:1");
+  server.publish("canvas:1", { type: "tile_created" });
+  await client.unsubscribe("canvas:1");
+  server.last.push({ type: "tile_created", room: "canvas:1", seq: 2, timestamp: 0 }); // in flight
+  server.publish("canvas:1", { type: "tile_created" }); // seq 2, not sent: not subscribed
+  await client.subscribe("canvas:1");
+  assert.equal(server.last.sent.at(-1).after, undefined, "joined live: no cursor was kept");
+  server.publish("canvas:1", { type: "tile_created" });
+  assert.deepEqual(events, ["canvas:1#1", "canvas:1#3"]);
+  client.close();
+});
+
+test("a WebSocket constructor that throws counts as a failed attempt", async (t) => {
+  fakeTimers(t);
+  const server = new FakeServer();
+  let throws = true;
+  class Blocked extends server.WebSocket {
+    constructor(url) {
+      if (throws) throw new DOMException("refused by CSP", "SecurityError");
+      super(url);
+    }
+  }
+  const options = fakeOptions(server, { WebSocket: Blocked });
+  options.fetch.down = true;
+  const client = connect(options);
+  await flush();
+  assert.equal(client.status, "offline");
+  throws = false;
+  t.mock.timers.tick(1000);
+  await flush();
+  assert.equal(client.status, "live");
+  client.close();
+});

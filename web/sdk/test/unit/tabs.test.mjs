@@ -105,11 +105,14 @@ test("closing the leader: the other tab takes over, resumes from its cursors, no
   server.publish("canvas:1", { type: "tile_created" });
   await until(() => b.events.length === 6, "relayed");
 
+  const statuses = [];
+  b.client.onStatus((status) => statuses.push(status));
   a.client.close(); // the leader tab goes
   for (let i = 0; i < 3; i++) server.publish("thread:a"); // while nobody holds a socket
   server.publish("canvas:1", { type: "tile_created" });
   await until(() => b.client.isLeader && b.client.status === "live", "the follower leads");
   assert.equal(server.open.length, 1, "still one socket");
+  assert.deepEqual(statuses, ["connecting", "live"], "the new leader reports its own connect");
   const resumed = server.last;
   assert.deepEqual(resumed.sent[0].resume, { "thread:a": 5 });
   assert.deepEqual(resumed.sent.find((f) => f.type === "subscribe"), { type: "subscribe", room: "canvas:1", ref: "tandem-1", after: 1 });
