@@ -378,8 +378,8 @@ test("thread cursors are discovered by REST before the first connect", async (t)
   const client = connect(fakeOptions(server, { fetch, storage, discoverThreads: true }));
   await flush();
   assert.deepEqual(server.last.sent[0].resume, { "thread:a": 7, "thread:b": 0 });
-  assert.match(storage.getItem("tandem:http://tandem.test:"), /"thread:a":7/, "kept for the next reload");
-  client.close();
+  client.close(); // pagehide: the cursors are flushed
+  assert.deepEqual(JSON.parse(storage.getItem("tandem:http://tandem.test:")), { "thread:a": 7, "thread:b": 0 });
 });
 
 test("a viewed room left: its late events are ignored and a later live subscribe replays nothing", async (t) => {
@@ -419,5 +419,21 @@ test("a WebSocket constructor that throws counts as a failed attempt", async (t)
   t.mock.timers.tick(1000);
   await flush();
   assert.equal(client.status, "live");
+  client.close();
+});
+
+test("cursors are flushed when the page is hidden (a hidden tab may be killed)", async (t) => {
+  fakeTimers(t);
+  const server = new FakeServer();
+  const options = fakeOptions(server);
+  const client = connect(options);
+  await flush();
+  server.publish("thread:a");
+  server.publish("thread:a");
+  const key = "tandem:http://tandem.test:";
+  assert.notEqual(JSON.parse(options.storage.getItem(key))["thread:a"], 2, "the second save waits");
+  options.document.visibilityState = "hidden";
+  options.document.fire("visibilitychange");
+  assert.equal(JSON.parse(options.storage.getItem(key))["thread:a"], 2);
   client.close();
 });

@@ -46,7 +46,7 @@ test("cursor store: persisted cursors survive a reload; cursors set before loadi
   first.attach(storage, "k");
   first.accept("thread:a", 7);
   first.accept("user:u", 3);
-  first.persist();
+  first.flush(); // what the client does on pagehide
 
   const reloaded = new CursorStore({ "user:u": 5 });
   reloaded.attach(storage, "k");
@@ -54,6 +54,28 @@ test("cursor store: persisted cursors survive a reload; cursors set before loadi
   assert.equal(reloaded.get("user:u"), 5);
   assert.equal(reloaded.accept("thread:a", 7), false, "delivered before the reload");
   assert.equal(reloaded.accept("thread:a", 8), true);
+});
+
+test("cursor store: saves closer than 16 ms apart are coalesced into one write", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1000 });
+  const storage = new MemoryStorage();
+  let writes = 0;
+  const counting = { getItem: (k) => storage.getItem(k), setItem: (k, v) => (writes++, storage.setItem(k, v)) };
+  const cursors = new CursorStore();
+  cursors.attach(counting, "k"); // write 1
+  for (let seq = 1; seq <= 100; seq++) {
+    cursors.accept("thread:a", seq);
+    cursors.persist();
+  }
+  assert.equal(writes, 1);
+  t.mock.timers.tick(16);
+  assert.equal(writes, 2, "one write at the end of the window");
+  assert.equal(JSON.parse(storage.getItem("k"))["thread:a"], 100);
+  t.mock.timers.tick(100);
+  cursors.accept("thread:a", 101);
+  cursors.persist();
+  assert.equal(writes, 3, "a save after a quiet spell is written at once");
+  assert.equal(JSON.parse(storage.getItem("k"))["thread:a"], 101);
 });
 
 test("cursor store: unreadable or failing storage never throws", () => {
