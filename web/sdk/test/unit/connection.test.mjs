@@ -437,3 +437,26 @@ test("cursors are flushed when the page is hidden (a hidden tab may be killed)",
   assert.equal(JSON.parse(options.storage.getItem(key))["thread:a"], 2);
   client.close();
 });
+
+test("a 4401 on a live connection (token expired) reconnects with a new token and resumes", async (t) => {
+  fakeTimers(t);
+  const server = new FakeServer();
+  const tokens = ["t1", "t2"];
+  const asked = [];
+  const getToken = async ({ rejected }) => (asked.push(rejected ?? null), tokens.shift());
+  const client = connect(fakeOptions(server, { token: undefined, getToken, storageKey: "k" }));
+  const { events } = record(client);
+  await flush();
+  server.publish("thread:a");
+  server.badTokens.add("t1");
+  server.last.drop(4401);
+  server.publish("thread:a");
+  t.mock.timers.tick(1000);
+  await flush();
+  assert.equal(client.status, "live");
+  assert.equal(server.last.sent[0].token, "t2");
+  assert.deepEqual(server.last.sent[0].resume, { "thread:a": 1 });
+  assert.equal(asked.at(-1), "t1", "told which token the server refused");
+  assert.deepEqual(events, ["thread:a#1", "thread:a#2"]);
+  client.close();
+});
