@@ -39,7 +39,13 @@ test("two tabs share one WebSocket; both get every event; closing the leader los
   const options = { shareAcrossTabs: true };
   const first = await openClient(context, server.url, alice.token, options);
   await waitForStatus(first, "live");
-  const second = await openClient(context, server.url, alice.token, options);
+  const second = await context.newPage();
+  const resumes = []; // the auth frames the second tab's own sockets send
+  second.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+    const frame = JSON.parse(String(payload));
+    if (frame.type === "auth") resumes.push(frame.resume ?? {});
+  }));
+  await openClient(context, server.url, alice.token, options, second);
   await waitForStatus(second, "live");
   const leaders = await Promise.all([first, second].map((p) => p.evaluate(() => window.client.isLeader)));
   assert.deepEqual(leaders, [true, false]);
@@ -61,6 +67,9 @@ test("two tabs share one WebSocket; both get every event; closing the leader los
   await stream;
   await waitForEvents(second, 40);
   assert.equal(await second.evaluate(() => window.client.isLeader), true, "the other tab took over");
+  assert.equal(resumes.length, 1, "the follower opened no socket of its own before");
+  assert.ok(resumes[0][room] >= 10, `it resumed from its own cursor: ${JSON.stringify(resumes[0])}`);
+  console.log(`hand-over: the new leader resumed after seq ${resumes[0][room]} of 40`);
   await connectionsBecome(1);
 
   const { events } = await recorded(second);
