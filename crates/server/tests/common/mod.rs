@@ -11,6 +11,9 @@ use tandem_server::{ServeConfig, Server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub mod canvases;
+pub mod threads;
+
 /// The engines the conformance suites run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
