@@ -153,7 +153,7 @@ mod tests {
         use crate::store::{Store, UserRecord};
 
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = crate::ServeConfig::with_database_url(&format!("sqlite://{}/t.db", dir.path().display()));
+        let config = crate::ServeConfig::with_database_url(format!("sqlite://{}/t.db", dir.path().display()));
         let store = Store::connect(&config.database_url).await.expect("store");
         let auth =
             Authenticator::new(store.clone(), Some("a test secret"), config.token_ttl, false).await.expect("auth");
@@ -175,7 +175,8 @@ mod tests {
             last_online: None,
         };
         let connection = hub.connection(&user.id, 64);
-        let session = Session { connection: connection.clone(), user, state, canvases: Default::default() };
+        let session =
+            Session { connection: connection.clone(), user: Arc::new(user), state, canvases: Default::default() };
         let frames = vec![
             Ok(Message::text("{nope")),
             Ok(Message::text(r#"{"type":"ping","ref":1}"#)),

@@ -35,12 +35,12 @@ pub struct Session {
     /// This connection (its user, queue, rooms).
     pub connection: Arc<Connection>,
     /// The user as it was when the connection opened (what others see in activity frames).
-    pub user: UserRecord,
+    pub user: Arc<UserRecord>,
     /// Store, hub, configuration.
     pub state: AppState,
     /// Width and height of each canvas this connection views, read once at subscribe, so that
     /// ephemeral canvas frames are checked without a store query.
-    pub canvases: std::sync::Mutex<std::collections::HashMap<Room, (i64, i64)>>,
+    pub canvases: std::sync::Mutex<Vec<(Room, (i64, i64))>>,
 }
 
 type Sink = SplitSink<Socket, Message>;
@@ -64,13 +64,14 @@ pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, sta
     };
     let connection = state.hub.connection(&user.id, state.config.ws_queue_capacity);
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
-    let session = Session { connection, user, state, canvases: std::sync::Mutex::default() };
+    let session = Session { connection, user: Arc::new(user), state, canvases: std::sync::Mutex::default() };
     live(sink, stream, session, auth_ref, cursors).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
 async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Option<Value>, cursors: Cursors) {
-    let (connection, state) = (session.connection.clone(), session.state.clone());
+    // Borrowed, not cloned: every byte here is in each connection's task (docs/BENCHMARKS.md).
+    let (connection, state) = (&session.connection, &session.state);
     let user_id = connection.user_id().to_owned();
     connection.send(encode(&ServerFrame::Connected {
         user_id: user_id.clone(),
@@ -85,9 +86,9 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
     metrics.active.increment(1.0);
     tracing::debug!("connected");
 
-    let came_online = state.hub.connect(&connection);
-    let cursors = Box::pin(prepare_resume(&state, &connection, cursors)).await;
-    if let Err(e) = Box::pin(join_rooms(&state, &connection)).await {
+    let came_online = state.hub.connect(connection);
+    let cursors = Box::pin(prepare_resume(state, connection, cursors)).await;
+    if let Err(e) = Box::pin(join_rooms(state, connection)).await {
         // Running without its rooms would silently miss their events: close, and let the
         // client reconnect and resume once the store answers again.
         tracing::warn!(error = %e, "could not load the user's rooms; closing with 1013");
@@ -95,7 +96,7 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
     }
     for room in cursors.keys() {
         // Viewed rooms given with a cursor are joined too (user: and thread: ones already are).
-        state.hub.subscribe(&connection, room);
+        state.hub.subscribe(connection, room);
     }
     if came_online != Transition::Unchanged {
         let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
@@ -120,7 +121,7 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
             }
             reader::run(&mut stream, &session).await
         });
-        let mut writer = pin!(writer::run(&mut sink, &connection, settings, &state.shutdown));
+        let mut writer = pin!(writer::run(&mut sink, connection, settings, &state.shutdown));
         tokio::select! {
             reason = &mut reader => {
                 connection.queue().close(reason);
@@ -132,7 +133,7 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
     };
 
     let rooms = connection.rooms();
-    let went_offline = state.hub.disconnect(&connection);
+    let went_offline = state.hub.disconnect(connection);
     for room in rooms.iter().filter_map(|room| Room::parse(room).ok()) {
         // The others see this user's activity end (and the viewer leave, if it was their last
         // connection there) at once.

@@ -23,7 +23,10 @@ pub async fn after_subscribe(session: &Session, room: &Room) -> Result<Reply, Do
     let Some(canvas) = session.state.store.canvas(room.id()).await? else {
         return Ok(Reply::Done);
     };
-    bounds(session).insert(room.clone(), (canvas.width, canvas.height));
+    let mut cached = bounds(session);
+    cached.retain(|(r, _)| r != room);
+    cached.push((room.clone(), (canvas.width, canvas.height)));
+    drop(cached);
     let user = &session.user;
     let viewers = session.state.hub.activity().viewer_joined(room, &user.id, &user.username, &user.name);
     let users: Vec<OnlineUser> =
@@ -39,18 +42,18 @@ pub async fn after_subscribe(session: &Session, room: &Room) -> Result<Reply, Do
 /// After an unsubscribe: this user's activity there ends and, if it was their last connection
 /// in the room, the others see them leave.
 pub fn after_leave(session: &Session, room: &Room) {
-    bounds(session).remove(room);
+    bounds(session).retain(|(r, _)| r != room);
     session.state.hub.activity().left(room, session.connection.user_id());
 }
 
-fn bounds(session: &Session) -> std::sync::MutexGuard<'_, std::collections::HashMap<Room, (i64, i64)>> {
+fn bounds(session: &Session) -> std::sync::MutexGuard<'_, Vec<(Room, (i64, i64))>> {
     session.canvases.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Checks `(x, y)` against the bounds of a canvas this connection views (cached at subscribe).
 pub fn check_cell(session: &Session, room: &Room, x: i64, y: i64) -> Result<(), DomainError> {
     canvases::canvas_id_of(room)?;
-    let Some((width, height)) = bounds(session).get(room).copied() else {
+    let Some((width, height)) = bounds(session).iter().find(|(r, _)| r == room).map(|(_, size)| *size) else {
         return Err(DomainError::NotFound("subscription"));
     };
     if (0..width).contains(&x) && (0..height).contains(&y) {
