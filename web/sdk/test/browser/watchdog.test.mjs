@@ -40,10 +40,21 @@ test("a dead socket is noticed within heartbeat interval + timeout + 1 s, and no
     const frozenAt = Date.now();
     assert.equal(proxy.freezeWebSockets(), 1);
     await server.post(alice.token, thread.id, { run }); // lost on the frozen socket
-    await waitForStatus(page, "offline", 10000);
-    const noticedAt = await page.evaluate(() => window.read("test:statuses").findLast(([s]) => s === "offline")[1]);
+    // Waits on the recorded history, not the current status: with full jitter the offline
+    // spell before the next attempt can be shorter than any polling interval.
+    const since = (status) =>
+      page.waitForFunction(
+        ([wanted, after]) => window.read("test:statuses").some(([s, at]) => s === wanted && at >= after),
+        [status, frozenAt],
+        { timeout: 10000, polling: 20 },
+      );
+    await since("offline");
+    const noticedAt = await page.evaluate(
+      (after) => window.read("test:statuses").find(([s, at]) => s === "offline" && at >= after)[1],
+      frozenAt,
+    );
     detections.push(noticedAt - frozenAt);
-    await waitForStatus(page, "live", 10000);
+    await since("live");
   }
   await waitForEvents(page, 4);
   const { events } = await recorded(page);
