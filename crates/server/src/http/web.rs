@@ -34,7 +34,7 @@ async fn sdk_file(Path(file): Path<String>, headers: HeaderMap) -> Result<Respon
 /// One embedded file with its content type and validator, or `None` when `E` has no such file.
 fn serve<E: Embed>(path: &str, request: &HeaderMap) -> Option<Response> {
     let file = E::get(path)?;
-    let etag = format!("\"{}\"", hex_of(&file.metadata.sha256_hash()));
+    let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     let etag = HeaderValue::from_str(&etag).ok()?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type(path))),
@@ -61,8 +61,4 @@ fn content_type(path: &str) -> &'static str {
         Some("ico") => "image/x-icon",
         _ => "application/octet-stream",
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

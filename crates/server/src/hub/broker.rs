@@ -12,19 +12,20 @@ use std::sync::Arc;
 use super::registry::Registry;
 use super::{Except, Frame, NodeId};
 
-/// One publication: an encoded frame for a room's subscribers.
-#[derive(Debug, Clone)]
-pub struct Publication {
+/// One publication: an encoded frame for a room's subscribers. Borrowed, so publishing
+/// allocates nothing on the broadcast path; a network broker serializes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication<'a> {
     /// The room.
-    pub room: Box<str>,
+    pub room: &'a str,
     /// Set for durable events (already committed to the log with this seq); lets recovering
     /// connections order and dedupe them.
     pub seq: Option<i64>,
     /// The frame, encoded once for every recipient.
-    pub frame: Frame,
+    pub frame: &'a Frame,
     /// Recipients skipped (seed 004: no echo to the sender), with the node that published:
     /// a connection id means something only on its own node.
-    pub except: Option<(Except, NodeId)>,
+    pub except: Option<(&'a Except, NodeId)>,
 }
 
 /// Carries publications and membership changes to every node's [`Inbound`].
@@ -34,7 +35,7 @@ pub struct Publication {
 /// by seq, never from the broker.
 pub trait Broker: Send + Sync + 'static {
     /// Delivers `publication` to the room's subscribers on every node.
-    fn publish(&self, publication: Publication);
+    fn publish(&self, publication: Publication<'_>);
     /// Subscribes `user_id`'s connections on every node to `room`.
     fn join_user(&self, user_id: &str, room: &str);
     /// Unsubscribes `user_id`'s connections on every node from `room`.
@@ -58,10 +59,9 @@ impl Inbound {
 
     /// Queues the publication on this node's subscribers of its room (never waits; a full
     /// queue closes that connection as a slow consumer). Returns the number of recipients.
-    pub fn deliver(&self, publication: &Publication) -> usize {
+    pub fn deliver(&self, publication: Publication<'_>) -> usize {
         let started = std::time::Instant::now();
-        let except = publication.except.as_ref().map(|(except, node)| (except, *node));
-        let delivered = self.registry.deliver(&publication.room, publication.seq, &publication.frame, except);
+        let delivered = self.registry.deliver(publication.room, publication.seq, publication.frame, publication.except);
         crate::telemetry::ws().fanout_seconds.record(started.elapsed().as_secs_f64());
         delivered
     }
@@ -93,8 +93,8 @@ impl LocalBroker {
 }
 
 impl Broker for LocalBroker {
-    fn publish(&self, publication: Publication) {
-        self.inbound.deliver(&publication);
+    fn publish(&self, publication: Publication<'_>) {
+        self.inbound.deliver(publication);
     }
 
     fn join_user(&self, user_id: &str, room: &str) {

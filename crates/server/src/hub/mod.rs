@@ -168,21 +168,20 @@ impl Hub {
     /// Sends an ephemeral `frame` (no seq, not stored) to every connection subscribed to
     /// `room`, on every node.
     pub fn publish(&self, room: &str, frame: Frame) {
-        self.broker.publish(Publication { room: room.into(), seq: None, frame, except: None });
+        self.broker.publish(Publication { room, seq: None, frame: &frame, except: None });
     }
 
     /// [`Hub::publish`] skipping the recipients `except` matches.
     pub fn publish_except(&self, room: &str, frame: Frame, except: &Except) {
-        let except = Some((except.clone(), self.node));
-        self.broker.publish(Publication { room: room.into(), seq: None, frame, except });
+        self.broker.publish(Publication { room, seq: None, frame: &frame, except: Some((except, self.node)) });
     }
 
     /// Sends a durable event, already committed to the log with `seq`, to `room` on every
     /// node, skipping `except` live (the event is in the log and replays to everyone). Only
     /// `domain::events::commit` calls it, holding [`Hub::order`] for the room.
     pub fn publish_durable(&self, room: &str, seq: i64, frame: Frame, except: Option<&Except>) {
-        let except = except.map(|except| (except.clone(), self.node));
-        self.broker.publish(Publication { room: room.into(), seq: Some(seq), frame, except });
+        let except = except.map(|except| (except, self.node));
+        self.broker.publish(Publication { room, seq: Some(seq), frame: &frame, except });
     }
 
     /// Held by a writer of `room` from before its transaction until after it published the

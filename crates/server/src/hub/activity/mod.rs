@@ -137,7 +137,8 @@ impl Activity {
     fn publish(&self, outbox: Outbox) {
         for (room, frame, except) in outbox {
             let frame = Frame::from(super::to_json(&frame));
-            self.inner.broker.publish(Publication { room, seq: None, frame, except: Some((except, self.inner.node)) });
+            let except = Some((&except, self.inner.node));
+            self.inner.broker.publish(Publication { room: &room, seq: None, frame: &frame, except });
         }
     }
 
