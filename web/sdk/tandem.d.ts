@@ -125,6 +125,10 @@ export interface ConnectOptions {
   jitter?: boolean;
   /** A connection up this long (ms) resets the schedule (default 10000). */
   stableAfter?: number;
+  /** After the server closes with 1001 (going away: its graceful shutdown) or 1012 (service restart),
+   * retries stay at the first delay for this long (ms) instead of escalating, so a restarted server is
+   * found within one first delay of accepting (default 10000; 0: the plain schedule). */
+  restartWindow?: number;
   /** Silence (ms) allowed on top of the server's heartbeat interval before the socket counts as dead
    * (default 10000, the server's default `--heartbeat-timeout`, which `connected` does not announce). */
   heartbeatTimeout?: number;

@@ -31,15 +31,35 @@ var Backoff = class {
     this.jitter = jitter;
     this.random = random;
     this.attempt = 0;
+    this.heldUntil = 0;
   }
-  /** The next delay to wait, in ms. */
+  /** The next delay to wait, in ms (the first delay again while held). */
   next() {
-    const base = this.delays[Math.min(this.attempt++, this.delays.length - 1)];
+    const step = this.held ? 0 : this.attempt++;
+    const base = this.delays[Math.min(step, this.delays.length - 1)];
     return this.jitter ? Math.floor(this.random() * (base + 1)) : base;
   }
   /** Starts the schedule over (after a connection that stayed up long enough). */
   reset() {
     this.attempt = 0;
+  }
+  /**
+   * Starts the schedule over and keeps it at its first delay for `ms`: the server said it is
+   * restarting, so it is probably back within seconds, and retries at most one first delay
+   * apart (uniform in [0, 1 s] by default) find it soon after it accepts, without escalating
+   * to 2, 4, 8 s meanwhile. Afterwards the schedule goes on from its start.
+   */
+  hold(ms) {
+    this.attempt = 0;
+    this.heldUntil = Date.now() + ms;
+  }
+  /** Ends a hold early (a connection got through). */
+  release() {
+    this.heldUntil = 0;
+  }
+  /** Whether a hold is in force. */
+  get held() {
+    return Date.now() < this.heldUntil;
   }
 };
 
@@ -560,6 +580,7 @@ var LongPoll = class {
 
 // src/engine.js
 var SYNC_REF = "tandem-sync";
+var RESTARTING = [1001, 1012];
 function detach(ws) {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
 }
@@ -676,6 +697,7 @@ var Engine = class {
     clearTimeout(this.openTimer);
     this.connecting = false;
     this.failures = 0;
+    this.backoff.release();
     this.poll.stop();
     const interval = frame.heartbeat_interval_ms > 0 ? frame.heartbeat_interval_ms : 3e4;
     this.session = { ws, openedAt: Date.now(), synced: false, silence: interval + this.o.heartbeatTimeout };
@@ -848,6 +870,7 @@ var Engine = class {
       if (!this.polling) this.setStatus("offline");
     } else if (session) {
       if (Date.now() - session.openedAt >= this.o.stableAfter) this.backoff.reset();
+      if (RESTARTING.includes(code)) this.backoff.hold(this.o.restartWindow);
       if (!this.polling) this.setStatus("offline");
     } else {
       this.openFailed();
@@ -857,11 +880,12 @@ var Engine = class {
   /**
    * A WebSocket could not be opened. Poll after `pollingAfterFailures` failures in a row, or at
    * once when plain HTTP to the server works (the upgrade itself is refused, e.g. by a proxy);
-   * otherwise the server is unreachable: offline.
+   * otherwise the server is unreachable: offline. While the server restarts (a hold after
+   * 1001/1012), refused attempts are expected and do not count.
    */
   openFailed() {
     if (this.polling) return;
-    if (++this.failures >= this.o.pollingAfterFailures) return this.poll.start();
+    if (!this.backoff.held && ++this.failures >= this.o.pollingAfterFailures) return this.poll.start();
     const fetchImpl = this.o.fetch;
     fetchImpl(`${this.o.base}/healthz`).then((response) => response.ok, () => false).then((reachable) => {
       if (reachable) this.poll.start();
@@ -1626,6 +1650,7 @@ function connect(options = {}) {
     jitter: true,
     random: Math.random,
     stableAfter: 1e4,
+    restartWindow: 1e4,
     heartbeatTimeout: 1e4,
     connectTimeout: 1e4,
     sendTimeout: 1e4,

@@ -14,6 +14,11 @@ import { isDurable, isViewedKind, noop } from "./util.js";
 
 /** `ref` of the ping sent after connecting: its `ack` comes after the connect-time replay. */
 const SYNC_REF = "tandem-sync";
+/**
+ * Close codes of a server that is going away on purpose (1001 going away: Tandem's graceful
+ * shutdown; 1012 service restart): retries stay at the first delay for `restartWindow`.
+ */
+const RESTARTING = [1001, 1012];
 
 /** Detaches a socket's handlers so a replaced socket can no longer call back. */
 function detach(ws) {
@@ -145,6 +150,7 @@ export class Engine {
     clearTimeout(this.openTimer);
     this.connecting = false;
     this.failures = 0;
+    this.backoff.release();
     this.poll.stop();
     const interval = frame.heartbeat_interval_ms > 0 ? frame.heartbeat_interval_ms : 30000;
     this.session = { ws, openedAt: Date.now(), synced: false, silence: interval + this.o.heartbeatTimeout };
@@ -334,6 +340,7 @@ export class Engine {
       if (!this.polling) this.setStatus("offline");
     } else if (session) {
       if (Date.now() - session.openedAt >= this.o.stableAfter) this.backoff.reset();
+      if (RESTARTING.includes(code)) this.backoff.hold(this.o.restartWindow);
       if (!this.polling) this.setStatus("offline");
     } else {
       this.openFailed();
@@ -344,11 +351,12 @@ export class Engine {
   /**
    * A WebSocket could not be opened. Poll after `pollingAfterFailures` failures in a row, or at
    * once when plain HTTP to the server works (the upgrade itself is refused, e.g. by a proxy);
-   * otherwise the server is unreachable: offline.
+   * otherwise the server is unreachable: offline. While the server restarts (a hold after
+   * 1001/1012), refused attempts are expected and do not count.
    */
   openFailed() {
     if (this.polling) return;
-    if (++this.failures >= this.o.pollingAfterFailures) return this.poll.start();
+    if (!this.backoff.held && ++this.failures >= this.o.pollingAfterFailures) return this.poll.start();
     const fetchImpl = this.o.fetch;
     fetchImpl(`${this.o.base}/healthz`)
       .then((response) => response.ok, () => false)

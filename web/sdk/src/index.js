@@ -79,6 +79,7 @@ export function connect(options = {}) {
     jitter: true,
     random: Math.random,
     stableAfter: 10000,
+    restartWindow: 10000,
     heartbeatTimeout: 10000,
     connectTimeout: 10000,
     sendTimeout: 10000,

@@ -10,6 +10,7 @@ async function app(): Promise<void> {
     shareAcrossTabs: true,
     reconnectDelays: [1000, 2000],
     heartbeatTimeout: 5000,
+    restartWindow: 10000,
     storage: localStorage,
   });
   const status: Status = client.status;

@@ -44,7 +44,7 @@ test("reconnects on 1, 2, 4, 8, 16, 30, 30 s and resets after a stable connectio
   await flush();
   assert.equal(client.status, "live");
   server.accept = false;
-  server.last.drop(1001);
+  server.last.drop(1006);
   assert.equal(client.status, "offline");
   const gaps = [];
   for (let attempt = 0; attempt < 7; attempt++) {
@@ -76,6 +76,76 @@ test("reconnects on 1, 2, 4, 8, 16, 30, 30 s and resets after a stable connectio
   await flush();
   assert.equal(server.sockets.length, before + 1);
   assert.equal(client.status, "live");
+  client.close();
+});
+
+/** Ticks 100 ms at a time until the client opens another socket; returns the ms waited. */
+async function untilNextAttempt(t, server, limit = 60000) {
+  const before = server.sockets.length;
+  let waited = 0;
+  while (server.sockets.length === before && waited < limit) {
+    t.mock.timers.tick(100);
+    waited += 100;
+    await flush(3);
+  }
+  return waited;
+}
+
+for (const code of [1001, 1012]) {
+  test(`a server closing with ${code} (restarting): retries stay at the first delay for restartWindow`, async (t) => {
+    fakeTimers(t);
+    const server = new FakeServer();
+    const options = fakeOptions(server, { restartWindow: 5000 });
+    options.fetch.down = true; // the server is down: no polling either
+    const client = connect(options);
+    const { statuses } = record(client);
+    await flush();
+    server.accept = false;
+    server.last.drop(code);
+    const gaps = [];
+    for (let attempt = 0; attempt < 8; attempt++) gaps.push(await untilNextAttempt(t, server));
+    // 1 s apart for the 5 s window, then the schedule from its start.
+    assert.deepEqual(gaps, [1000, 1000, 1000, 1000, 1000, 1000, 2000, 4000]);
+    // The refusals while restarting do not count towards the polling fallback.
+    assert.ok(!statuses.includes("polling"), `statuses: ${statuses}`);
+    server.accept = true;
+    options.fetch.down = false;
+    await untilNextAttempt(t, server);
+    assert.equal(client.status, "live");
+    client.close();
+  });
+}
+
+test("a hold ends when a connection gets through: a later ordinary drop escalates again", async (t) => {
+  fakeTimers(t);
+  const server = new FakeServer();
+  const options = fakeOptions(server, { restartWindow: 60000 });
+  options.fetch.down = true;
+  const client = connect(options);
+  await flush();
+  server.last.drop(1001);
+  assert.equal(await untilNextAttempt(t, server), 1000);
+  assert.equal(client.status, "live");
+  server.accept = false;
+  server.last.drop(1006); // ordinary: the schedule escalates again (held, it would stay at 1 s)
+  const gaps = [];
+  for (let attempt = 0; attempt < 3; attempt++) gaps.push(await untilNextAttempt(t, server));
+  assert.deepEqual(gaps, [1000, 2000, 4000]);
+  client.close();
+});
+
+test("restartWindow 0: a 1001 follows the plain schedule", async (t) => {
+  fakeTimers(t);
+  const server = new FakeServer();
+  const options = fakeOptions(server, { restartWindow: 0 });
+  options.fetch.down = true;
+  const client = connect(options);
+  await flush();
+  server.accept = false;
+  server.last.drop(1001);
+  const gaps = [];
+  for (let attempt = 0; attempt < 3; attempt++) gaps.push(await untilNextAttempt(t, server));
+  assert.deepEqual(gaps, [1000, 2000, 4000]);
   client.close();
 });
 

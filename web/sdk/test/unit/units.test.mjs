@@ -16,6 +16,25 @@ test("backoff: 1, 2, 4, 8, 16, then 30 s for ever; reset starts over", () => {
   assert.equal(backoff.next(), 1000);
 });
 
+test("backoff: a hold keeps the first delay until it expires or is released, then starts over", (t) => {
+  t.mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
+  const backoff = new Backoff(undefined, false);
+  backoff.next();
+  backoff.next(); // at 4 s now
+  backoff.hold(3000);
+  assert.equal(backoff.held, true);
+  assert.deepEqual([backoff.next(), backoff.next(), backoff.next()], [1000, 1000, 1000]);
+  t.mock.timers.tick(3000);
+  assert.equal(backoff.held, false);
+  assert.deepEqual([backoff.next(), backoff.next(), backoff.next()], [1000, 2000, 4000]);
+  backoff.hold(60000);
+  backoff.release();
+  assert.deepEqual([backoff.next(), backoff.next()], [1000, 2000]);
+  const jittered = new Backoff(undefined, true, () => 0.999999);
+  jittered.hold(60000);
+  assert.deepEqual([jittered.next(), jittered.next()], [1000, 1000], "jittered within [0, first delay]");
+});
+
 test("backoff: full jitter is uniform in [0, base]", () => {
   const low = new Backoff(undefined, true, () => 0);
   const high = new Backoff(undefined, true, () => 0.999999);
