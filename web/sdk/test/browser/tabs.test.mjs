@@ -1,10 +1,13 @@
 // Real browser, real server: two tabs with `shareAcrossTabs` hold one WebSocket between them
 // (the server's ws_connections_active gauge says 1), both tabs get every event, and closing the
-// leader tab hands the socket to the other, which loses nothing and repeats nothing.
+// leader tab hands the socket to the other, which loses nothing and repeats nothing. A follower
+// tab that reloads mid-stream is caught up by the leader: nothing lost, nothing repeated.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { TandemServer, launchBrowser, openClient, recorded, seqs, waitForEvents, waitForStatus } from "./harness.mjs";
+import {
+  TandemServer, launchBrowser, openClient, recorded, seqs, startClient, waitForEvents, waitForStatus,
+} from "./harness.mjs";
 
 let server;
 let browser;
@@ -74,5 +77,44 @@ test("two tabs share one WebSocket; both get every event; closing the leader los
 
   const { events } = await recorded(second);
   assert.deepEqual(events, seqs(room, 1, 40), "nothing lost or repeated across the hand-over");
+  await context.close();
+});
+
+test("a follower tab reloading mid-stream is caught up by the leader: nothing lost or repeated", async () => {
+  const bob = await server.signUp("bob");
+  const thread = await server.api("POST", "/api/v1/threads", { token: bob.token, body: { name: "follower reload" } });
+  const room = `thread:${thread.id}`;
+  const context = await browser.newContext();
+  const options = { shareAcrossTabs: true };
+  const leader = await openClient(context, server.url, bob.token, options);
+  await waitForStatus(leader, "live");
+  const follower = await openClient(context, server.url, bob.token, options);
+  await waitForStatus(follower, "live");
+  assert.equal(await follower.evaluate(() => window.client.isLeader), false);
+  let sockets = 0; // WebSockets the follower opens itself: none, before or after its reloads
+  follower.on("websocket", () => sockets++);
+  await connectionsBecome(1);
+
+  const TOTAL = 150;
+  let posted = 0;
+  const stream = (async () => {
+    while (posted < TOTAL) await server.post(bob.token, thread.id, { i: ++posted });
+  })();
+  for (const at of [30, 80]) {
+    await waitForEvents(follower, at);
+    await follower.reload(); // its handlers stop mid-stream; the SDK is imported again below
+    await startClient(follower, bob.token, options);
+    await waitForStatus(follower, "live");
+    assert.equal(await follower.evaluate(() => window.client.isLeader), false, "still a follower");
+  }
+  await stream;
+  await waitForEvents(follower, TOTAL, 30000);
+  await waitForEvents(leader, TOTAL, 30000);
+  const { events } = await recorded(follower);
+  assert.equal(events.length, TOTAL, "no event repeated across the reloads");
+  assert.deepEqual(events, seqs(room, 1, TOTAL), "none lost, in order");
+  assert.deepEqual((await recorded(leader)).events, seqs(room, 1, TOTAL));
+  assert.equal(sockets, 0, "the follower never opened a WebSocket");
+  await connectionsBecome(1);
   await context.close();
 });
