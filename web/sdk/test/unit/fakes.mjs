@@ -243,3 +243,15 @@ export function fakeOptions(server, extra = {}) {
     ...extra,
   };
 }
+
+/** Mocked setTimeout and Date for test `t`, starting at a fixed time. */
+export const fakeTimers = (t) => t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+
+/** Collects statuses and durable events (`room#seq`) of a client. */
+export function record(client) {
+  const statuses = [];
+  const events = [];
+  client.onStatus((s) => statuses.push(s));
+  client.on("*", (f) => f.seq !== undefined && events.push(`${f.room}#${f.seq}`));
+  return { statuses, events };
+}
