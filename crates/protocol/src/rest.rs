@@ -156,6 +156,29 @@ pub struct Invite {
     pub created_at: String,
 }
 
+/// One of the caller's pending invitations, as `GET /api/v1/users/me/invites` lists them: what the
+/// `thread_invitation` event said, so an invitee who missed the event can still answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PendingInvite {
+    /// The thread.
+    pub thread_id: String,
+    /// The thread's name.
+    pub thread_name: String,
+    /// The member who invited the caller.
+    pub invited_by: String,
+    /// That member's current username.
+    pub invited_by_username: String,
+    /// When the invitation was made (RFC 3339).
+    pub created_at: String,
+}
+
+/// `GET /api/v1/users/me/invites`: the caller's pending invitations, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PendingInviteList {
+    /// Invitations not yet accepted or declined.
+    pub invites: Vec<PendingInvite>,
+}
+
 /// `GET /api/v1/threads`: the caller's threads, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ThreadList {
@@ -176,8 +199,8 @@ pub struct InviteRequest {
 pub struct InviteLink {
     /// The secret code to `POST /api/v1/threads/{id}/join` with (32 lowercase hex).
     pub code: String,
-    /// A relative deep link carrying thread id and code, `/join/{thread_id}?code={code}`, for
-    /// the app to open.
+    /// A deep link carrying thread id and code, `{public_url}/join/{thread_id}?code={code}`, for
+    /// the web app to open: absolute when the server runs with `--public-url`, else relative.
     pub url: String,
 }
 

@@ -79,6 +79,18 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Browser origins allowed to call the REST API from another origin (comma-separated or
+    /// repeated), e.g. `https://app.example`. Their requests get CORS headers and their
+    /// preflights allow `Authorization`, `Content-Type` and `Idempotency-Key`; other origins get
+    /// none. Empty (the default): no CORS headers at all, only the server's own web app.
+    #[arg(long, env = "TANDEM_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// The server's public base URL, e.g. `https://collab.example`. Invite links are absolute
+    /// and start with it; without it they are relative (`/join/{id}?code=...`).
+    #[arg(long, env = "TANDEM_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// Trust an `X-User-Id` header instead of a token. For local development and tests only.
     #[arg(long, env = "TANDEM_DEV_INSECURE_AUTH")]
     pub dev_insecure_auth: bool,
@@ -158,6 +170,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("`{text}` is not a duration ({e}); try 500ms, 2s, 1m"))
 }
 
+/// Accepts an absolute `http(s)://host[:port][/path]` URL and drops trailing slashes, so links
+/// can be built as `{public_url}/join/...`.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{text}` is not an absolute http(s) URL; try https://collab.example"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || text.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
+        return Err(format!("`{text}` is not a base URL; try https://collab.example"));
+    }
+    Ok(text.to_owned())
+}
+
+/// Accepts a browser origin, `scheme://host[:port]` (no path, no trailing slash), as browsers
+/// send it in `Origin`.
+pub fn parse_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let rest = text.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+    if rest.is_empty() || rest.contains('/') || text.chars().any(|c| c.is_whitespace()) {
+        return Err(format!("`{text}` is not an origin; try https://app.example"));
+    }
+    Ok(text.to_owned())
+}
+
 /// Parses `1048576`, `64KiB`, `1MiB`.
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -205,6 +243,18 @@ mod tests {
         assert_eq!(config.header_read_timeout, Duration::from_secs(10));
         assert!(!config.dev_insecure_auth);
         assert!(config.redis_url.is_none());
+    }
+
+    #[test]
+    fn public_urls_and_origins_parse() {
+        assert_eq!(parse_public_url("https://collab.example/"), Ok("https://collab.example".into()));
+        assert_eq!(parse_public_url("http://127.0.0.1:8080/tandem"), Ok("http://127.0.0.1:8080/tandem".into()));
+        assert!(parse_public_url("collab.example").is_err());
+        assert!(parse_public_url("https://").is_err());
+        assert!(parse_public_url("https://a.example/?x=1").is_err());
+        assert_eq!(parse_origin("https://app.example"), Ok("https://app.example".into()));
+        assert!(parse_origin("https://app.example/").is_err());
+        assert!(parse_origin("app.example").is_err());
     }
 
     #[test]

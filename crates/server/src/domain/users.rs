@@ -7,7 +7,7 @@ use super::{DomainError, ids};
 use crate::clock;
 use crate::hub::{self, Hub};
 use crate::room::Room;
-use crate::store::{Store, StoreError, UserRecord};
+use crate::store::{PendingInviteRecord, Store, StoreError, UserRecord};
 
 /// Shortest allowed username, in characters (after trimming).
 pub const USERNAME_MIN: usize = 3;
@@ -18,6 +18,9 @@ pub const NAME_MAX: usize = 100;
 /// How many generated usernames sign-up tries before giving up (each is 8 random hex digits,
 /// so more than one attempt is already rare).
 const GENERATED_USERNAME_ATTEMPTS: usize = 5;
+
+/// Most users a username search returns.
+pub const SEARCH_LIMIT: i64 = 10;
 
 /// A new 24-lowercase-hex user id (see [`ids::new_id`]).
 pub fn new_user_id() -> String {
@@ -45,6 +48,29 @@ pub fn normalize_username(raw: &str) -> Result<String, DomainError> {
         )));
     }
     Ok(username.to_owned())
+}
+
+/// Users whose username starts with `prefix` (trimmed, ignoring case), at most [`SEARCH_LIMIT`]:
+/// how the web app finds someone to invite by name. The prefix is at most 32 characters a
+/// username may contain; an empty one matches no one.
+pub async fn search(store: &Store, prefix: &str) -> Result<Vec<UserRecord>, DomainError> {
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return Ok(Vec::new());
+    }
+    let length = prefix.chars().count();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if length > USERNAME_MAX || !prefix.chars().all(allowed) {
+        return Err(DomainError::Invalid(format!(
+            "q must be at most {USERNAME_MAX} characters a username may contain (letters, digits, '_', '.', '-')"
+        )));
+    }
+    Ok(store.users_by_username_prefix(prefix, SEARCH_LIMIT).await?)
+}
+
+/// The invitations `user_id` has not answered, newest first.
+pub async fn pending_invites(store: &Store, user_id: &str) -> Result<Vec<PendingInviteRecord>, DomainError> {
+    Ok(store.pending_invites_of(user_id).await?)
 }
 
 /// Trims a display name and checks its length.

@@ -32,7 +32,8 @@ pub use extract::{ApiKey, AuthUser, JsonBody, credentials};
 pub use crate::state::AppState;
 
 /// The whole HTTP application: `/api/v1/...`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`,
-/// `/readyz`, `/metrics`, the browser SDK under `/sdk/`, with request ids, tracing, metrics, panic catching and the body limit.
+/// `/readyz`, `/metrics`, the browser SDK under `/sdk/`, the web app at `/` (and its deep links),
+/// with request ids, tracing, metrics, panic catching, the body limit and CORS (`--cors-origins`).
 pub fn router(state: AppState) -> Router {
     let max_body_size = state.config.max_body_size;
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -54,7 +55,10 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body_size))
-        .with_state(state);
-    middleware::wrap(app)
+        .layer(DefaultBodyLimit::max(max_body_size));
+    let app = match middleware::cors(&state.config.cors_origins) {
+        Some(cors) => app.layer(cors).layer(axum::middleware::map_response(middleware::strip_unallowed_cors)),
+        None => app,
+    };
+    middleware::wrap(app.with_state(state))
 }

@@ -163,7 +163,8 @@ async fn answer_invite(
     }
 }
 
-/// Make a shareable invite link (members only): a 128-bit random code and a relative deep link.
+/// Make a shareable invite link (members only): a 128-bit random code and a deep link, absolute
+/// when the server runs with `--public-url`, relative otherwise.
 #[utoipa::path(post, path = "/threads/{id}/invite-link", tag = "threads", security(("bearer" = [])),
     params(("id" = String, Path, description = "Thread id")),
     responses(
@@ -177,7 +178,8 @@ async fn create_invite_link(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<InviteLink>), AppError> {
     let code = threads::create_invite_link(&state.store, &caller.id, &id).await?;
-    let url = format!("/join/{id}?code={code}");
+    let base = state.config.public_url.as_deref().unwrap_or_default();
+    let url = format!("{base}/join/{id}?code={code}");
     Ok((StatusCode::CREATED, Json(InviteLink { code, url })))
 }
 

@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tandem_protocol::ErrorBody;
-use tandem_protocol::rest::{SignUpRequest, SignUpResponse, UpdateUsernameRequest, User, UserList};
+use tandem_protocol::rest::{
+    PendingInvite, PendingInviteList, SignUpRequest, SignUpResponse, UpdateUsernameRequest, User, UserList,
+};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_up, list_collaborators))
         .routes(routes!(me))
+        .routes(routes!(search))
+        .routes(routes!(my_invites))
         .routes(routes!(get_user))
         .routes(routes!(update_username))
 }
@@ -95,6 +99,62 @@ async fn update_username(
     let user = users::change_username(&state.store, &state.hub, &caller.id, &id, &request.username).await?;
     let is_online = state.hub.is_online(&user.id);
     Ok(Json(to_wire(user, is_online)))
+}
+
+/// Query of `GET /users/search`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SearchQuery {
+    /// The start of a username (up to 32 characters, any case). Missing or empty: no match.
+    #[serde(default)]
+    q: Option<String>,
+}
+
+/// Users whose username starts with `q`, ignoring case (at most 10, by username): how the web app
+/// finds someone to invite by name.
+#[utoipa::path(get, path = "/users/search", tag = "users", security(("bearer" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, body = UserList),
+        (status = 400, description = "`q` too long or with characters no username has", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    ))]
+async fn search(
+    State(state): State<AppState>,
+    AuthUser(_caller): AuthUser,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<UserList>, AppError> {
+    let Query(query) = query?;
+    let users = users::search(&state.store, query.q.as_deref().unwrap_or_default()).await?;
+    let users = users
+        .into_iter()
+        .map(|user| {
+            let is_online = state.hub.is_online(&user.id);
+            to_wire(user, is_online)
+        })
+        .collect();
+    Ok(Json(UserList { users }))
+}
+
+/// The caller's pending thread invitations, newest first (what `thread_invitation` announced).
+#[utoipa::path(get, path = "/users/me/invites", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = PendingInviteList), (status = 401, body = ErrorBody)))]
+async fn my_invites(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<PendingInviteList>, AppError> {
+    let invites = users::pending_invites(&state.store, &caller.id).await?;
+    let invites = invites
+        .into_iter()
+        .map(|invite| PendingInvite {
+            thread_id: invite.thread_id,
+            thread_name: invite.thread_name,
+            invited_by: invite.invited_by,
+            invited_by_username: invite.invited_by_username,
+            created_at: clock::rfc3339_ms(invite.created_at),
+        })
+        .collect();
+    Ok(Json(PendingInviteList { invites }))
 }
 
 /// Query of `GET /users`.

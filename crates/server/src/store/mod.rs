@@ -32,7 +32,7 @@ pub use library::{PlaylistItemRecord, Upserted};
 pub use messages::{MessageRecord, NewMessage};
 pub use refusal::{Refusal, Written};
 pub use threads::{ThreadMemberRecord, ThreadRecord, ThreadView};
-pub use users::UserRecord;
+pub use users::{PendingInviteRecord, UserRecord};
 
 use sqlx::{Pool, Postgres, Sqlite};
 

@@ -2,6 +2,21 @@
 
 use super::{Store, StoreError, on_pool, on_writer};
 
+/// A pending invitation seen from the invitee's side, with the names it needs.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingInviteRecord {
+    /// The thread.
+    pub thread_id: String,
+    /// The thread's name.
+    pub thread_name: String,
+    /// The member who invited.
+    pub invited_by: String,
+    /// That member's current username.
+    pub invited_by_username: String,
+    /// When the invitation was made, unix ms.
+    pub created_at: i64,
+}
+
 /// A user as stored. `is_online` is not here on purpose: it is connection state, not data.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRecord {
@@ -47,6 +62,36 @@ impl Store {
                            RETURNING id, username, name, created_at, last_online";
         on_writer!(self, |pool| {
             Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(username).bind(id).fetch_optional(pool).await?)
+        })
+    }
+
+    /// Up to `limit` users whose username starts with `prefix`, ignoring ASCII case, by username.
+    /// `LIKE` wildcards in `prefix` match themselves.
+    pub async fn users_by_username_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<UserRecord>, StoreError> {
+        const SQL: &str = "SELECT id, username, name, created_at, last_online FROM users \
+                           WHERE lower(username) LIKE $1 ESCAPE '\\' ORDER BY lower(username) LIMIT $2";
+        let mut pattern = String::with_capacity(prefix.len() + 2);
+        for c in prefix.chars().map(|c| c.to_ascii_lowercase()) {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, UserRecord>(SQL).bind(&pattern).bind(limit).fetch_all(pool).await?)
+        })
+    }
+
+    /// The invitations `user_id` has not answered yet, newest first.
+    pub async fn pending_invites_of(&self, user_id: &str) -> Result<Vec<PendingInviteRecord>, StoreError> {
+        const SQL: &str = "SELECT i.thread_id, t.name AS thread_name, i.invited_by, \
+                           u.username AS invited_by_username, i.created_at \
+                           FROM thread_invites i JOIN threads t ON t.id = i.thread_id \
+                           JOIN users u ON u.id = i.invited_by \
+                           WHERE i.user_id = $1 ORDER BY i.created_at DESC, i.thread_id";
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, PendingInviteRecord>(SQL).bind(user_id).fetch_all(pool).await?)
         })
     }
 
