@@ -256,3 +256,30 @@ async fn pending_invites_list_what_the_invitee_has_not_answered() {
     assert_eq!(body["invites"].as_array().expect("invites").len(), 1, "{body}");
     assert_eq!(body["invites"][0]["thread_id"], threads[1]);
 }
+
+#[tokio::test]
+async fn text_files_are_gzipped_for_clients_that_accept_it() {
+    let server = server(|_| {}).await;
+    let plain =
+        server.http.get(server.url("/sdk/tandem.js")).header("accept-encoding", "identity").send().await.expect("sdk");
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_etag = plain.headers()["etag"].clone();
+    let plain_len = plain.bytes().await.expect("body").len();
+    let gzipped =
+        server.http.get(server.url("/sdk/tandem.js")).header("accept-encoding", "gzip, br").send().await.expect("sdk");
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    assert_ne!(gzipped.headers()["etag"], plain_etag, "each variant has its own validator");
+    let etag = gzipped.headers()["etag"].clone();
+    let gzipped_len = gzipped.bytes().await.expect("body").len();
+    assert!(gzipped_len * 3 < plain_len, "{gzipped_len} of {plain_len} bytes");
+    let revalidated = server
+        .http
+        .get(server.url("/sdk/tandem.js"))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("sdk");
+    assert_eq!(revalidated.status(), 304);
+}

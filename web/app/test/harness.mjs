@@ -14,8 +14,9 @@ export const TANDEM_BIN = process.env.TANDEM_BIN ?? `${process.env.HOME}/.cache/
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-/** Where screenshots go: $TANDEM_ARTIFACTS, else a temp directory (printed once). */
-export const ARTIFACTS = process.env.TANDEM_ARTIFACTS ?? mkdtempSync(join(tmpdir(), "tandem-app-artifacts-"));
+/** Where screenshots go: $TANDEM_ARTIFACTS, else `tandem-app-artifacts` in the temp directory
+ * (one for every test file of a run; printed once per file). */
+export const ARTIFACTS = process.env.TANDEM_ARTIFACTS ?? join(tmpdir(), "tandem-app-artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
 let announced = false;
 
@@ -124,7 +125,7 @@ export async function signUpInApp(page, server, username, url = server.url) {
   await page.goto(url);
   await page.getByRole("textbox", { name: "Username" }).fill(username);
   await page.getByRole("button", { name: "Sign up" }).click();
-  await page.getByRole("button", { name: `Account (${username})` }).waitFor({ timeout: 10000 });
+  await page.getByRole("button", { name: `Account @${username}`, exact: true }).waitFor({ timeout: 10000 });
 }
 
 /** Waits until the connection badge says `text` ("Live", "Syncing", "Offline"). */

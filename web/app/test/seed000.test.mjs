@@ -80,15 +80,15 @@ test("seed 000 test 1: a username change shows up live for the other participant
   await bob.page.goto(url);
   await participant(bob.page, "alice1").waitFor(WAIT);
 
-  await alice.page.getByRole("button", { name: "Account (alice1)" }).click();
+  await alice.page.getByRole("button", { name: "Account @alice1", exact: true }).click();
   await alice.page.getByRole("textbox", { name: "New username" }).fill("alice1_new");
   await alice.page.getByRole("button", { name: "Save username" }).click();
-  await alice.page.getByRole("button", { name: "Account (alice1_new)" }).waitFor(WAIT);
+  await alice.page.getByRole("button", { name: "Account @alice1_new", exact: true }).waitFor(WAIT);
 
   await participant(bob.page, "alice1_new").waitFor(WAIT); // live, no reload
   assert.equal(await participant(bob.page, "alice1").count(), 1, "the old name is replaced, not added");
   await alice.page.reload();
-  await alice.page.getByRole("button", { name: "Account (alice1_new)" }).waitFor(WAIT); // the session survives
+  await alice.page.getByRole("button", { name: "Account @alice1_new", exact: true }).waitFor(WAIT); // the session survives
   await alice.context.close();
   await bob.context.close();
 });
@@ -151,10 +151,10 @@ test("seed 000 test 4: the server stops and comes back; both pages reconnect and
   await alice.page.getByRole("textbox", { name: "Message" }).fill("back online");
   await alice.page.getByRole("button", { name: "Send" }).click();
   await alice.page.getByRole("list", { name: "Messages" }).getByText("back online").waitFor(WAIT);
-  await alice.page.getByRole("button", { name: "Account (alice4)" }).click();
+  await alice.page.getByRole("button", { name: "Account @alice4", exact: true }).click();
   await alice.page.getByRole("textbox", { name: "New username" }).fill("alice4_back");
   await alice.page.getByRole("button", { name: "Save username" }).click();
-  await alice.page.getByRole("button", { name: "Account (alice4_back)" }).waitFor(WAIT);
+  await alice.page.getByRole("button", { name: "Account @alice4_back", exact: true }).waitFor(WAIT);
 
   await bob.context.setOffline(false); // the browser's `online` event: reconnect at once
   await badge(bob.page).getByText("Live").waitFor({ timeout: 40000 });

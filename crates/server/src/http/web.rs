@@ -10,7 +10,7 @@
 //! Release builds embed the files of `web/`; debug builds read them from disk on every request, so
 //! editing the SDK needs a reload, not a rebuild (rust-embed's default). Responses carry an `ETag`
 //! (the file's SHA-256) and `Cache-Control: no-cache`, so browsers revalidate and get a 304 while
-//! the file is unchanged.
+//! the file is unchanged; text files are gzipped for clients that accept it ([`gzip`]).
 
 use axum::Router;
 use axum::extract::Path;
@@ -20,6 +20,8 @@ use axum::routing::get;
 use rust_embed::Embed;
 
 use super::{AppError, AppState};
+
+mod gzip;
 
 /// The SDK's published files; everything else in `web/sdk/` (tests, tooling) stays out.
 #[derive(Embed)]
@@ -85,20 +87,36 @@ fn with_app_headers(mut response: Response) -> Response {
     response
 }
 
-/// One embedded file with its content type and validator, or `None` when `E` has no such file.
+/// One embedded file with its content type and validator, gzipped when the client accepts it
+/// and it is text worth compressing, or `None` when `E` has no such file. The gzipped variant has
+/// its own `ETag` (`Vary: Accept-Encoding`), so a cache never mixes the two.
 fn serve<E: Embed>(path: &str, request: &HeaderMap) -> Option<Response> {
     let file = E::get(path)?;
-    let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
+    let hash = file.metadata.sha256_hash();
+    let content_type = content_type(path);
+    let gzipped = if gzip::accepted(request) && gzip::worth_it(content_type, file.data.len()) {
+        gzip::compressed(hash, &file.data)
+    } else {
+        None
+    };
+    let etag = format!("\"{}{}\"", hex::encode(hash), if gzipped.is_some() { "-gzip" } else { "" });
     let etag = HeaderValue::from_str(&etag).ok()?;
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static(content_type(path))),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (header::ETAG, etag.clone()),
-    ];
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    headers.insert(header::ETAG, etag.clone());
+    if gzipped.is_some() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     if request.get(header::IF_NONE_MATCH) == Some(&etag) {
         return Some((StatusCode::NOT_MODIFIED, headers).into_response());
     }
-    Some((headers, file.data.into_owned()).into_response())
+    let body = match gzipped {
+        Some(body) => body.to_vec(),
+        None => file.data.into_owned(),
+    };
+    Some((headers, body).into_response())
 }
 
 /// The content type by extension. Set by hand because guessing by extension maps `.ts` to MPEG

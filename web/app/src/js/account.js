@@ -48,8 +48,7 @@ export function mountAccount(slot) {
     error.textContent = "";
     dialog.showModal();
     input.select();
-  } }, name);
-  open.setAttribute("aria-label", `Account (${session.user.username})`);
+  } }, h("span", { class: "visually-hidden" }, "Account "), name);
   replace(slot, open, dialog);
 
   client.on("user_profile_updated", ({ user_id, username }) => {
@@ -63,7 +62,6 @@ export function mountAccount(slot) {
     if (!current) return;
     saveSession({ ...current, user: { ...current.user, username } });
     name.textContent = `@${username}`;
-    open.setAttribute("aria-label", `Account (${username})`);
   }
 
   async function save(event) {

@@ -18,7 +18,10 @@ export function startClient() {
   if (client) return client;
   let wasLive = false;
   let dropped = false;
-  client = connect({ url: location.origin, getToken: async () => loadSession()?.token ?? "" });
+  // No thread discovery before the first connect: it would put a REST round trip before the
+  // socket, and the app needs none of it. Views read their object by REST and `track` its seq,
+  // and everything is refetched after a reconnect (see `onResync`).
+  client = connect({ url: location.origin, getToken: async () => loadSession()?.token ?? "", discoverThreads: false });
   showStatus(client.status);
   client.onStatus((status) => {
     showStatus(status);

@@ -28,6 +28,8 @@ export async function mount(main, { id }, scope) {
     return;
   }
 
+  // The SDK learns this room's position from the snapshot, unless it is already further.
+  if (client.cursor(`thread:${id}`) === undefined) client.track(`thread:${id}`, thread.seq);
   const participants = participantsList(thread, me);
   const messages = messageList(id, me, (userId) => participants.nameOf(userId));
   const typing = typingLine(`thread:${id}`, scope);
@@ -104,7 +106,14 @@ export async function mount(main, { id }, scope) {
   scope.add(client.on("message_updated", (event) => mine(event) && messages.upsert({ id: event.id, user_id: event.user_id, snapshot: event.snapshot, updated_at: event.updated_at ?? new Date().toISOString() })));
   scope.add(client.on("message_deleted", (event) => mine(event) && messages.remove(event.id)));
   scope.add(client.on("user_status_changed", (event) => participants.setOnline(event.user_id, event.is_online)));
-  scope.add(client.on("invitation_accepted", (event) => mine(event) && participants.add(event)));
+  scope.add(client.on("invitation_accepted", (event) => {
+    if (!mine(event)) return;
+    participants.add(event);
+    // The event's `is_online` can predate the newcomer's socket (they may join before it is
+    // up, and the server announces a status change only to those who were co-members then):
+    // the background refresh of seed 000's pattern 2 reads the current state.
+    refresh();
+  }));
   scope.add(client.on("participant_left", (event) => {
     if (!mine(event)) return;
     if (event.user_id === me) {
