@@ -36,6 +36,14 @@ test("seed 004: two people on a canvas: viewers, chat, typing, tiles, likes, edi
   await alice.page.getByRole("button", { name: "Create canvas" }).click();
   await alice.page.getByRole("grid", { name: "Canvas" }).waitFor(WAIT);
   await alice.page.getByText("1 viewing").waitFor(WAIT);
+  // Keyboard: one tab stop in the grid, arrows move, Enter picks the cell.
+  await cell(alice.page, 0, 0).focus();
+  await alice.page.keyboard.press("ArrowRight");
+  await alice.page.keyboard.press("ArrowDown");
+  await alice.page.keyboard.press("Enter");
+  await alice.page.getByText("Column 2, row 2").waitFor(WAIT);
+  assert.equal(await cell(alice.page, 1, 1).getAttribute("tabindex"), "0");
+  assert.equal(await cell(alice.page, 0, 0).getAttribute("tabindex"), "-1");
   await alice.page.getByText("Add a member").click();
   await alice.page.getByRole("searchbox", { name: "Add member by username" }).fill("bo");
   await alice.page.getByRole("button", { name: "Add bob" }).click();
