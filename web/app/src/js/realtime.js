@@ -7,7 +7,7 @@
  */
 import { connect } from "/sdk/tandem.js";
 import { showStatus } from "./badge.js";
-import { loadSession } from "./session.js";
+import { clearSession, loadSession } from "./session.js";
 
 /** @type {import("/sdk/tandem.d.ts").TandemClient | null} */
 let client = null;
@@ -21,7 +21,7 @@ export function startClient() {
   // No thread discovery before the first connect: it would put a REST round trip before the
   // socket, and the app needs none of it. Views read their object by REST and `track` its seq,
   // and everything is refetched after a reconnect (see `onResync`).
-  client = connect({ url: location.origin, getToken: async () => loadSession()?.token ?? "", discoverThreads: false });
+  client = connect({ url: location.origin, getToken, discoverThreads: false });
   showStatus(client.status);
   client.onStatus((status) => {
     showStatus(status);
@@ -35,6 +35,20 @@ export function startClient() {
   });
   client.on("resync_required", (frame) => notifyResync(frame.room ?? null));
   return client;
+}
+
+/**
+ * The session's token for the SDK. When the server refuses it (expired or from another server),
+ * there is no way to renew it: the session is dropped and the page starts over with the
+ * username form.
+ */
+async function getToken({ rejected } = {}) {
+  const token = loadSession()?.token ?? "";
+  if (rejected && rejected === token) {
+    clearSession();
+    location.assign("/");
+  }
+  return token;
 }
 
 /** The running client (after `startClient`). */

@@ -100,7 +100,7 @@ export async function mount(main, { id }, scope) {
   const mine = (event) => (event.parent_thread ?? event.thread_id) === id;
   scope.add(client.on("message_created", (event) => {
     if (!mine(event)) return;
-    messages.upsert({ id: event.id, user_id: event.user_id, snapshot: event.snapshot, created_at: event.created_at });
+    messages.upsert({ id: event.id, user_id: event.user_id, snapshot: event.snapshot, created_at: new Date(event.timestamp ?? Date.now()).toISOString() });
     read();
   }));
   scope.add(client.on("message_updated", (event) => mine(event) && messages.upsert({ id: event.id, user_id: event.user_id, snapshot: event.snapshot, updated_at: event.updated_at ?? new Date().toISOString() })));
