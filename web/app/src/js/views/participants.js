@@ -20,7 +20,8 @@ export function participantsList(thread, me) {
     replace(list, users.map((user) => h("li", { class: "participant", dataset: { userId: user.id } },
       h("span", { class: `dot ${user.is_online ? "online" : "offline"}`, role: "img", "aria-label": user.is_online ? "online" : "offline" }),
       h("span", { class: "participant-name" }, user.username, user.id === me ? h("span", { class: "muted" }, " (you)") : null),
-      user.is_online ? null : h("span", { class: "last-seen" }, "last seen ", timeEl(user.last_online ?? null)))));
+      user.is_online ? null : h("span", { class: "last-seen" },
+        user.last_online ? ["last seen ", timeEl(user.last_online)] : "not seen online yet"))));
     const pending = thread.invites ?? [];
     invited.textContent = pending.length ? `Invited: ${pending.map((i) => i.username).join(", ")}` : "";
   }
