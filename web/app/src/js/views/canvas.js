@@ -3,6 +3,7 @@
  * "N viewing" (viewers join and leave live), editing highlights and mention flashes, and adding
  * members. The `canvas:` room is subscribed from the REST snapshot's seq while the page is open.
  */
+import { copyPageLink } from "../copy-link.js";
 import { errorText, h, replace } from "../dom.js";
 import { fetchName, learnName } from "../names.js";
 import { getClient, onResync } from "../realtime.js";
@@ -52,7 +53,7 @@ export async function mount(main, { id }, scope) {
     h("div", { class: "canvas-layout" },
       h("div", { class: "canvas-main" }, h("div", { class: "grid-scroll" }, grid.element), panel.element),
       h("div", { class: "canvas-side" }, chat.element,
-        h("details", { class: "card" }, h("summary", {}, "Add a member"), picker))));
+        h("details", { class: "card" }, h("summary", {}, "Add a member"), picker, h("p", { class: "hint" }, "They open it from its link:"), copyPageLink()))));
 
   function showTiles(tiles) {
     grid.reset(tiles);

@@ -6,6 +6,7 @@
  * REST snapshot's seq, so nothing is missed or doubled).
  */
 import { onRename } from "../account.js";
+import { copyPageLink } from "../copy-link.js";
 import { errorText, field, h, replace, timeEl } from "../dom.js";
 import { getClient, onResync } from "../realtime.js";
 import { remember } from "../recent.js";
@@ -51,7 +52,7 @@ export async function mount(main, { id }, scope) {
     h("div", { class: "thread-main" }, title, holderLine, segments, form),
     h("aside", { class: "thread-side", "aria-labelledby": "collab-title" },
       h("h2", { id: "collab-title" }, "Collaborators"), collaborators, passRow,
-      h("details", { class: "card" }, h("summary", {}, "Add a collaborator"), picker))));
+      h("details", { class: "card" }, h("summary", {}, "Add a collaborator"), picker, h("p", { class: "hint" }, "They open it from its link:"), copyPageLink()))));
 
   const nameOf = (userId) => draft.collaborators.find((c) => c.id === userId)?.username ?? "someone";
 
