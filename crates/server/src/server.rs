@@ -2,12 +2,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
@@ -65,15 +63,7 @@ impl Server {
                 .await?;
         let listener = listen(config.addr).map_err(|source| StartError::Bind { addr: config.addr, source })?;
         let hub = Hub::local();
-        let state = AppState {
-            store,
-            auth: Arc::new(auth),
-            config: Arc::new(config),
-            metrics: telemetry::metrics_handle(),
-            hub,
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-        };
+        let state = AppState::new(store, auth, config, telemetry::metrics_handle(), hub);
         Ok(Self { listener, state })
     }
 

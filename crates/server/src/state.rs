@@ -30,4 +30,24 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Cancelled when the server starts shutting down (sockets close with 1001).
     pub shutdown: CancellationToken,
+    /// The WebSocket transport's narrow view of the above (the same store, hub, auth, tasks and
+    /// shutdown), handed to every accepted socket.
+    pub ws: Arc<crate::ws::Context>,
+}
+
+impl AppState {
+    /// Assembles the state; the transport's [`Context`](crate::ws::Context) is derived from the
+    /// same handles and the configuration's WebSocket settings.
+    pub fn new(store: Store, auth: Authenticator, config: ServeConfig, metrics: PrometheusHandle, hub: Hub) -> Self {
+        let (auth, tasks, shutdown) = (Arc::new(auth), TaskTracker::new(), CancellationToken::new());
+        let ws = Arc::new(crate::ws::Context {
+            store: store.clone(),
+            hub: hub.clone(),
+            auth: auth.clone(),
+            settings: crate::ws::Settings::from_config(&config),
+            tasks: tasks.clone(),
+            shutdown: shutdown.clone(),
+        });
+        Self { store, auth, config: Arc::new(config), metrics, hub, tasks, shutdown, ws }
+    }
 }

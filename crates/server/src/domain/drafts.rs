@@ -18,6 +18,8 @@
 
 use tandem_protocol::ws::{CollaboratorAddedData, DraftCreatedData, RingPassedData, SegmentAddedData, ServerFrame};
 
+use futures_util::FutureExt;
+
 use super::events::Commit;
 use super::{DomainError, ids, rooms};
 use crate::clock;
@@ -89,7 +91,7 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, title: &str)
             })
         }
     };
-    let write = async { store.create_draft(&draft, encode).await.map(Ok) };
+    let write = store.create_draft(&draft, encode).map(|stored| stored.map(Ok));
     let ((), published) = Commit::new(hub, &room).adding(&creator.id).run(write).await?;
     let seq = published.seq;
     let owner = DraftCollaboratorRecord {

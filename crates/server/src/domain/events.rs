@@ -7,6 +7,7 @@
 //! commit and publish, publish after the commit, release the order. Nothing else takes the
 //! order for writing, so live delivery follows seq order in every room.
 
+use futures_util::FutureExt;
 use serde_json::{Map, Value};
 use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
@@ -118,22 +119,30 @@ impl<'a> Commit<'a> {
 
     /// Runs `write` (a store write; not started until the order is held) and publishes its
     /// event after the commit. Returns what the write returned and the event's position.
-    pub async fn run<W: CommitOutput>(
+    ///
+    /// `write` is moved to the heap here, once: a store write's future is ~9 KiB, and held
+    /// inline it was copied into every enclosing future (a backend publish's request future
+    /// was 36 KiB, and its copies cost ~180k instructions per event, 15% of the event's
+    /// fan-out to 200 members; docs/BENCHMARKS.md). What `run` returns stays small.
+    pub fn run<W: CommitOutput>(
         self,
         write: impl Future<Output = Result<Written<W>, StoreError>>,
-    ) -> Result<(W::Value, Published), DomainError> {
-        let _order = self.hub.order(self.room).await;
-        let (value, event) = write.await??.split();
-        match self.membership {
-            Membership::Unchanged => {}
-            Membership::Joins(user_id) => self.hub.join_user(user_id, self.room),
-            Membership::Leaves(user_id) => self.hub.leave_user(user_id, self.room),
-            Membership::Added(user_id) => self.hub.add_member(user_id, self.room),
+    ) -> impl Future<Output = Result<(W::Value, Published), DomainError>> {
+        let write = Box::pin(write);
+        async move {
+            let _order = self.hub.order(self.room).await;
+            let (value, event) = write.await??.split();
+            match self.membership {
+                Membership::Unchanged => {}
+                Membership::Joins(user_id) => self.hub.join_user(user_id, self.room),
+                Membership::Leaves(user_id) => self.hub.leave_user(user_id, self.room),
+                Membership::Added(user_id) => self.hub.add_member(user_id, self.room),
+            }
+            crate::telemetry::events().stored.increment(1);
+            let published = Published { seq: event.seq, timestamp: event.created_at };
+            self.hub.publish_durable(self.room, event.seq, Frame::from(event.frame), self.except.as_ref());
+            Ok((value, published))
         }
-        crate::telemetry::events().stored.increment(1);
-        let published = Published { seq: event.seq, timestamp: event.created_at };
-        self.hub.publish_durable(self.room, event.seq, Frame::from(event.frame), self.except.as_ref());
-        Ok((value, published))
     }
 }
 
@@ -145,8 +154,8 @@ pub async fn append_and_publish(
     room: &Room,
     encode: impl EncodeEvent,
 ) -> Result<Published, DomainError> {
-    let write = store.append_event(room, clock::now_ms(), encode);
-    let ((), published) = Commit::new(hub, room).run(async { write.await.map(Ok::<_, Refusal>) }).await?;
+    let write = store.append_event(room, clock::now_ms(), encode).map(|stored| stored.map(Ok::<_, Refusal>));
+    let ((), published) = Commit::new(hub, room).run(write).await?;
     Ok(published)
 }
 
@@ -175,4 +184,24 @@ pub async fn publish_from_backend(
         hub::to_json(&Value::Object(event))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store write's future is held on the heap by [`Commit::run`], so the futures of the
+    /// requests that commit stay small (a backend publish's was 36 KiB in release builds when
+    /// the write was held inline, and was copied a dozen times per request).
+    #[tokio::test]
+    async fn a_commit_keeps_the_request_future_small() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        let hub = Hub::local();
+        let room = Room::parse("thread:aaaaaaaaaaaaaaaaaaaaaaaa").expect("room");
+        let write = store.append_event(&room, 0, |_: &Envelope<'_>| String::new());
+        let publish = publish_from_backend(&store, &hub, &room, Map::new());
+        let (write, publish) = (std::mem::size_of_val(&write), std::mem::size_of_val(&publish));
+        assert!(publish * 4 < write, "a publish's future ({publish} B) holds its store write ({write} B) inline");
+    }
 }

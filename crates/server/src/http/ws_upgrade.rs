@@ -41,8 +41,8 @@ pub async fn upgrade(
         None => None,
     };
     let config = crate::ws::socket_config(state.config.max_frame_size);
-    let tasks = state.tasks.clone();
-    Ok(upgrade.accept(config, &tasks, move |socket| crate::ws::run(socket, user, cursors, state)))
+    let context = state.ws.clone();
+    Ok(upgrade.accept(config, &state.tasks, move |socket| crate::ws::run(socket, user, cursors, context)))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

@@ -2,6 +2,8 @@
 //! The HTTP side of `/ws` (Origin, authentication, the handshake) is `http::ws_upgrade`, which
 //! hands the socket to [`run`] with the one set of tuned socket limits ([`socket_config`]).
 //!
+//! * [`context`] is all the transport may reach of the server (store, hub, auth, settings,
+//!   lifecycle); it never sees the HTTP side's application state.
 //! * `closing` ends a connection after its close frames without a TCP reset.
 //! * [`session`] is a connection's life: register with the hub, subscribe to its rooms, run
 //!   reader and writer until either ends, unregister, announce presence.
@@ -11,6 +13,7 @@
 //!   once per batch and runs the heartbeat ([`liveness`]).
 
 mod closing;
+pub mod context;
 mod handlers;
 pub mod liveness;
 pub mod rate_limit;
@@ -24,6 +27,7 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::WebSocketConfig;
 
+pub use context::{Context, Settings};
 pub use session::run;
 
 /// An accepted WebSocket: tungstenite over the upgraded connection, whose TCP stream stays

@@ -20,8 +20,8 @@ pub async fn run<S>(stream: &mut S, session: &Session) -> CloseReason
 where
     S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
 {
-    let config = &session.state.config;
-    let mut rate = RateGuard::new(config.ws_rate_limit, config.ws_rate_burst);
+    let settings = &session.context.settings;
+    let mut rate = RateGuard::new(settings.rate_limit, settings.rate_burst);
     let metrics = crate::telemetry::ws();
     loop {
         let message = match stream.next().await {
@@ -149,8 +149,8 @@ mod tests {
 
         use crate::auth::Authenticator;
         use crate::hub::Hub;
-        use crate::state::AppState;
         use crate::store::{Store, UserRecord};
+        use crate::ws::context::{Context, Settings};
 
         let dir = tempfile::tempdir().expect("temp dir");
         let config = crate::ServeConfig::with_database_url(format!("sqlite://{}/t.db", dir.path().display()));
@@ -158,15 +158,14 @@ mod tests {
         let auth =
             Authenticator::new(store.clone(), Some("a test secret"), config.token_ttl, false).await.expect("auth");
         let hub = Hub::local();
-        let state = AppState {
+        let context = Arc::new(Context {
             store,
-            auth: Arc::new(auth),
-            config: Arc::new(config),
-            metrics: crate::telemetry::metrics_handle(),
             hub: hub.clone(),
+            auth: Arc::new(auth),
+            settings: Settings::from_config(&config),
             tasks: tokio_util::task::TaskTracker::new(),
             shutdown: tokio_util::sync::CancellationToken::new(),
-        };
+        });
         let user = UserRecord {
             id: "a".repeat(24),
             username: "alice".into(),
@@ -176,7 +175,7 @@ mod tests {
         };
         let connection = hub.connection(&user.id, 64);
         let session =
-            Session { connection: connection.clone(), user: Arc::new(user), state, canvases: Default::default() };
+            Session { connection: connection.clone(), user: Arc::new(user), context, canvases: Default::default() };
         let frames = vec![
             Ok(Message::text("{nope")),
             Ok(Message::text(r#"{"type":"ping","ref":1}"#)),

@@ -16,13 +16,13 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
 use super::Socket;
+use super::context::Context;
 use super::writer::{self, WriterSettings};
 use super::{closing, handlers, reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
 use crate::hub::{CloseReason, Connection, Transition, encode};
 use crate::room::{Room, RoomKind};
-use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// How long an unauthenticated connection may take to send its `auth` frame (API.md §2).
@@ -30,14 +30,14 @@ const FIRST_FRAME_AUTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the writer gets to say goodbye after the reader ended.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
 
-/// What frame handlers see: the connection, its user and the server's state.
+/// What frame handlers see: the connection, its user and the transport's [`Context`].
 pub struct Session {
     /// This connection (its user, queue, rooms).
     pub connection: Arc<Connection>,
     /// The user as it was when the connection opened (what others see in activity frames).
     pub user: Arc<UserRecord>,
-    /// Store, hub, configuration.
-    pub state: AppState,
+    /// Store, hub, settings: what the transport may reach of the server.
+    pub context: Arc<Context>,
     /// Width and height of each canvas this connection views, read once at subscribe, so that
     /// ephemeral canvas frames are checked without a store query.
     pub canvases: std::sync::Mutex<Vec<(Room, (i64, i64))>>,
@@ -48,13 +48,13 @@ type Stream = SplitStream<Socket>;
 
 /// Runs a connection to its end. `user` is set when the upgrade request authenticated;
 /// otherwise the first frame must be `auth` (whose `resume` cursors then replace `cursors`).
-pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, state: AppState) {
+pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, context: Arc<Context>) {
     let (mut sink, mut stream) = socket.split();
     let (user, auth_ref, cursors) = match user {
         Some(user) => (user, None, cursors),
         // Rare paths are boxed so their (store-query-sized) state is not part of every idle
         // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
-        None => match Box::pin(first_frame_auth(&mut stream, &state)).await {
+        None => match Box::pin(first_frame_auth(&mut stream, &context)).await {
             Ok(authenticated) => authenticated,
             Err(refusal) => {
                 refuse(&mut sink, refusal).await;
@@ -62,21 +62,21 @@ pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, sta
             }
         },
     };
-    let connection = state.hub.connection(&user.id, state.config.ws_queue_capacity);
+    let connection = context.hub.connection(&user.id, context.settings.queue_capacity);
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
-    let session = Session { connection, user: Arc::new(user), state, canvases: std::sync::Mutex::default() };
+    let session = Session { connection, user: Arc::new(user), context, canvases: std::sync::Mutex::default() };
     live(sink, stream, session, auth_ref, cursors).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
 async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Option<Value>, cursors: Cursors) {
     // Borrowed, not cloned: every byte here is in each connection's task (docs/BENCHMARKS.md).
-    let (connection, state) = (&session.connection, &session.state);
+    let (connection, ctx) = (&session.connection, &*session.context);
     let user_id = connection.user_id().to_owned();
     connection.send(encode(&ServerFrame::Connected {
         user_id: user_id.clone(),
         connection_id: connection.id().to_string(),
-        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
+        heartbeat_interval_ms: u64::try_from(ctx.settings.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
     }));
     if let Some(reference) = auth_ref {
         connection.send(encode(&ServerFrame::Ack { reference }));
@@ -86,9 +86,9 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
     metrics.active.increment(1.0);
     tracing::debug!("connected");
 
-    let came_online = state.hub.connect(connection);
-    let cursors = Box::pin(prepare_resume(state, connection, cursors)).await;
-    if let Err(e) = Box::pin(join_rooms(state, connection)).await {
+    let came_online = ctx.hub.connect(connection);
+    let cursors = Box::pin(prepare_resume(ctx, connection, cursors)).await;
+    if let Err(e) = Box::pin(join_rooms(ctx, connection)).await {
         // Running without its rooms would silently miss their events: close, and let the
         // client reconnect and resume once the store answers again.
         tracing::warn!(error = %e, "could not load the user's rooms; closing with 1013");
@@ -96,24 +96,24 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
     }
     for room in cursors.keys() {
         // Viewed rooms given with a cursor are joined too (user: and thread: ones already are).
-        state.hub.subscribe(connection, room);
+        ctx.hub.subscribe(connection, room);
     }
     if came_online != Transition::Unchanged {
-        let (store, hub, user_id) = (state.store.clone(), state.hub.clone(), user_id.clone());
-        state.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
+        let (store, hub, user_id) = (ctx.store.clone(), ctx.hub.clone(), user_id.clone());
+        ctx.tasks.spawn(async move { presence::announce(&store, &hub, &user_id, came_online).await });
     }
 
     let settings = WriterSettings {
-        heartbeat_interval: state.config.heartbeat_interval,
-        heartbeat_timeout: state.config.heartbeat_timeout,
-        write_timeout: state.config.heartbeat_timeout.max(Duration::from_secs(1)),
+        heartbeat_interval: ctx.settings.heartbeat_interval,
+        heartbeat_timeout: ctx.settings.heartbeat_timeout,
+        write_timeout: ctx.settings.heartbeat_timeout.max(Duration::from_secs(1)),
     };
     let reason = {
         // The cursors' history is replayed before the first client frame is read; the writer
         // runs meanwhile, so live events wait (held back per room) only while their room replays.
         let mut reader = pin!(async {
             for (room, after) in &cursors {
-                Box::pin(recovery::replay(&state.store, &state.hub, &session.connection, room, *after)).await;
+                Box::pin(recovery::replay(&ctx.store, &ctx.hub, &session.connection, room, *after)).await;
                 // A viewer that comes back is announced again (API.md §4).
                 if let Ok(room) = Room::parse(room) {
                     Box::pin(handlers::viewer_resumed(&session, &room)).await;
@@ -121,7 +121,7 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
             }
             reader::run(&mut stream, &session).await
         });
-        let mut writer = pin!(writer::run(&mut sink, connection, settings, &state.shutdown));
+        let mut writer = pin!(writer::run(&mut sink, connection, settings, &ctx.shutdown));
         tokio::select! {
             reason = &mut reader => {
                 connection.queue().close(reason);
@@ -133,29 +133,29 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
     };
 
     let rooms = connection.rooms();
-    let went_offline = state.hub.disconnect(connection);
+    let went_offline = ctx.hub.disconnect(connection);
     for room in rooms.iter().filter_map(|room| Room::parse(room).ok()) {
         // The others see this user's activity end (and the viewer leave, if it was their last
         // connection there) at once.
-        state.hub.activity().left(&room, &user_id);
+        ctx.hub.activity().left(&room, &user_id);
     }
     crate::telemetry::ws_disconnected(reason.as_str());
     tracing::debug!(reason = reason.as_str(), "disconnected");
-    let grace = state.config.presence_grace;
+    let grace = ctx.settings.presence_grace;
     if went_offline != Transition::Unchanged && reason.is_lost() && !grace.is_zero() {
         // A lost connection is often back within seconds (network change, server restart,
         // reconnect storm): tell collaborators only if it stays away for the grace period.
         // A reconnect meanwhile overtakes this announcement, and then nothing is said at all.
-        let state = state.clone();
-        state.tasks.clone().spawn(async move {
+        let ctx = session.context.clone();
+        ctx.tasks.clone().spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(grace) => {}
-                () = state.shutdown.cancelled() => {}
+                () = ctx.shutdown.cancelled() => {}
             }
-            presence::announce(&state.store, &state.hub, &user_id, went_offline).await;
+            presence::announce(&ctx.store, &ctx.hub, &user_id, went_offline).await;
         });
     } else {
-        Box::pin(presence::announce(&state.store, &state.hub, &user_id, went_offline)).await;
+        Box::pin(presence::announce(&ctx.store, &ctx.hub, &user_id, went_offline)).await;
     }
     // Last, so that presence is not held up by a client that takes its time to close.
     Box::pin(closing::finish(sink, stream, reason)).await;
@@ -196,11 +196,11 @@ async fn refuse(sink: &mut Sink, refusal: Refusal) {
 
 /// Keeps the cursors of rooms the user may receive and starts their recovery (before the
 /// connection joins them); each refused room gets an `error` frame naming it.
-async fn prepare_resume(state: &AppState, connection: &Connection, cursors: Cursors) -> Cursors {
+async fn prepare_resume(ctx: &Context, connection: &Connection, cursors: Cursors) -> Cursors {
     let mut allowed = Cursors::new();
     for (room, after) in cursors {
         let authorized = match Room::parse(&room) {
-            Ok(parsed) => rooms::authorize(&state.store, connection.user_id(), &parsed).await,
+            Ok(parsed) => rooms::authorize(&ctx.store, connection.user_id(), &parsed).await,
             Err(e) => Err(e.into()),
         };
         match authorized {
@@ -219,10 +219,7 @@ async fn prepare_resume(state: &AppState, connection: &Connection, cursors: Curs
 
 /// Waits (at most 5 s, and not past shutdown) for `{"type":"auth","token":...}` and
 /// authenticates it. Returns the user, the frame's `ref` and its resume cursors.
-async fn first_frame_auth(
-    stream: &mut Stream,
-    state: &AppState,
-) -> Result<(UserRecord, Option<Value>, Cursors), Refusal> {
+async fn first_frame_auth(stream: &mut Stream, ctx: &Context) -> Result<(UserRecord, Option<Value>, Cursors), Refusal> {
     let first = async {
         loop {
             match stream.next().await {
@@ -246,7 +243,7 @@ async fn first_frame_auth(
             Ok(Err(message)) => return Err(Refusal::unauthorized(message, None)),
             Err(_) => return Err(Refusal::unauthorized("no auth frame within 5 s; send {\"type\":\"auth\",\"token\":...} first", None)),
         },
-        () = state.shutdown.cancelled() => {
+        () = ctx.shutdown.cancelled() => {
             return Err(Refusal { message: String::new(), reference: None, close_code: close_code::GOING_AWAY });
         }
     };
@@ -257,7 +254,7 @@ async fn first_frame_auth(
             message.reference,
         ));
     };
-    match state.auth.authenticate(Credentials::Token(&token)).await {
+    match ctx.auth.authenticate(Credentials::Token(&token)).await {
         Ok(user) => Ok((user, message.reference, resume.unwrap_or_default())),
         Err(e) => Err(Refusal::unauthorized(e.to_string(), message.reference)),
     }
@@ -267,13 +264,13 @@ async fn first_frame_auth(
 /// the user's rooms. If a membership change races the store read (the user's membership epoch
 /// moved), the read is repeated and threads no longer listed are left, so the connection ends
 /// up exactly in its rooms. Fails if the store cannot list the rooms.
-async fn join_rooms(state: &AppState, connection: &Arc<Connection>) -> Result<(), DomainError> {
-    let hub = &state.hub;
+async fn join_rooms(ctx: &Context, connection: &Arc<Connection>) -> Result<(), DomainError> {
+    let hub = &ctx.hub;
     let user_id = connection.user_id();
     hub.subscribe(connection, &Room::user(user_id));
     loop {
         let epoch = hub.membership_epoch(user_id);
-        let member_of = rooms::member_rooms(&state.store, user_id).await?;
+        let member_of = rooms::member_rooms(&ctx.store, user_id).await?;
         let threads: Vec<&Room> = member_of.iter().filter(|room| room.kind() == RoomKind::Thread).collect();
         for stale in connection.rooms() {
             let is_thread = Room::parse(&stale).is_ok_and(|room| room.kind() == RoomKind::Thread);

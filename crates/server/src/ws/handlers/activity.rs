@@ -33,7 +33,7 @@ fn room_of(session: &Session, room: &str) -> Result<Room, DomainError> {
 }
 
 fn act(session: &Session, room: &Room, action: Action) {
-    session.state.hub.activity().act(room, session.connection.user_id(), &session.user.username, action);
+    session.context.hub.activity().act(room, session.connection.user_id(), &session.user.username, action);
 }
 
 /// `typing` → `user_typing` to the room's other users (throttled, expires after 5 s).

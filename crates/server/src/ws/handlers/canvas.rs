@@ -20,7 +20,7 @@ pub async fn after_subscribe(session: &Session, room: &Room) -> Result<Reply, Do
     }
     // Rooms named canvas: without a canvas row (only the real-time core's tests make those)
     // have no viewer bookkeeping.
-    let Some(canvas) = session.state.store.canvas(room.id()).await? else {
+    let Some(canvas) = session.context.store.canvas(room.id()).await? else {
         return Ok(Reply::Done);
     };
     let mut cached = bounds(session);
@@ -28,7 +28,7 @@ pub async fn after_subscribe(session: &Session, room: &Room) -> Result<Reply, Do
     cached.push((room.clone(), (canvas.width, canvas.height)));
     drop(cached);
     let user = &session.user;
-    let viewers = session.state.hub.activity().viewer_joined(room, &user.id, &user.username, &user.name);
+    let viewers = session.context.hub.activity().viewer_joined(room, &user.id, &user.username, &user.name);
     let users: Vec<OnlineUser> =
         viewers.into_iter().map(|(id, username, name)| OnlineUser { id, username, name }).collect();
     Ok(Reply::Frame(ServerFrame::CanvasViewers {
@@ -43,7 +43,7 @@ pub async fn after_subscribe(session: &Session, room: &Room) -> Result<Reply, Do
 /// in the room, the others see them leave.
 pub fn after_leave(session: &Session, room: &Room) {
     bounds(session).retain(|(r, _)| r != room);
-    session.state.hub.activity().left(room, session.connection.user_id());
+    session.context.hub.activity().left(room, session.connection.user_id());
 }
 
 fn bounds(session: &Session) -> std::sync::MutexGuard<'_, Vec<(Room, (i64, i64))>> {
@@ -66,7 +66,7 @@ pub fn check_cell(session: &Session, room: &Room, x: i64, y: i64) -> Result<(), 
 /// `canvas_chat` → `canvas_chat_message` to every viewer (durable).
 pub async fn chat(session: &Session, room: &str, text: &str) -> Result<Reply, DomainError> {
     let room = Room::parse_kind(room, RoomKind::Canvas)?;
-    canvases::post_chat(&session.state.store, &session.state.hub, &session.user, &room, text).await?;
+    canvases::post_chat(&session.context.store, &session.context.hub, &session.user, &room, text).await?;
     Ok(Reply::Done)
 }
 
@@ -85,6 +85,6 @@ pub fn mention(
     }
     check_cell(session, &room, x, y)?;
     let frame = canvases::mention_frame(&room, &session.user, (x, y), message, duration, highlight_type)?;
-    session.state.hub.publish_except(&room, hub::encode(&frame), &Except::User(session.user.id.clone()));
+    session.context.hub.publish_except(&room, hub::encode(&frame), &Except::User(session.user.id.clone()));
     Ok(Reply::Done)
 }

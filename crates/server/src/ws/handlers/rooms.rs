@@ -13,15 +13,15 @@ use crate::ws::session::Session;
 /// in only replays.
 pub async fn subscribe(session: &Session, room: &str, after: Option<i64>) -> Result<Reply, DomainError> {
     let room = Room::parse(room)?;
-    let hub = &session.state.hub;
-    rooms::authorize(&session.state.store, session.connection.user_id(), &room).await?;
+    let hub = &session.context.hub;
+    rooms::authorize(&session.context.store, session.connection.user_id(), &room).await?;
     let Some(after) = after else {
         hub.subscribe(&session.connection, &room);
         return super::canvas::after_subscribe(session, &room).await;
     };
     session.connection.begin_recovery(&room);
     hub.subscribe(&session.connection, &room);
-    recovery::replay(&session.state.store, hub, &session.connection, &room, after).await;
+    recovery::replay(&session.context.store, hub, &session.connection, &room, after).await;
     super::canvas::after_subscribe(session, &room).await
 }
 
@@ -34,7 +34,7 @@ pub fn unsubscribe(session: &Session, room: &str) -> Result<Reply, DomainError> 
             "`{room}` follows your membership and cannot be unsubscribed; only draft: and canvas: rooms can"
         )));
     }
-    if session.state.hub.unsubscribe(&session.connection, &room) {
+    if session.context.hub.unsubscribe(&session.connection, &room) {
         super::canvas::after_leave(session, &room);
         Ok(Reply::Done)
     } else {
@@ -51,14 +51,14 @@ pub async fn resume(session: &Session, cursors: &Cursors) -> Result<Reply, Domai
     let mut parsed = Vec::with_capacity(cursors.len());
     for (room, after) in cursors {
         let room = Room::parse(room)?;
-        rooms::authorize(&session.state.store, user_id, &room).await?;
+        rooms::authorize(&session.context.store, user_id, &room).await?;
         parsed.push((room, *after));
     }
     for (room, after) in parsed {
         let joined = !session.connection.in_room(&room);
         session.connection.begin_recovery(&room);
-        session.state.hub.subscribe(&session.connection, &room);
-        recovery::replay(&session.state.store, &session.state.hub, &session.connection, &room, after).await;
+        session.context.hub.subscribe(&session.connection, &room);
+        recovery::replay(&session.context.store, &session.context.hub, &session.connection, &room, after).await;
         if joined {
             super::viewer_resumed(session, &room).await;
         }
