@@ -1,13 +1,12 @@
 //! Canvases (seed 004): canvas rows, tiles, likes and chat.
 //!
 //! Membership is the generic `room_members` table with room `canvas:{id}`.
-//! Every write with an event first locks the canvas's row ([`CanvasLock`]), checks membership,
-//! writes and appends the event with [`append_event!`], all in one transaction, exactly like
-//! threads.
+//! Every write with an event first locks the canvas's row and checks membership
+//! ([`lock_member!`]), writes and appends the event with [`append_event!`], all in one
+//! transaction, exactly like threads.
 
-use sqlx::{Pool, Postgres, Sqlite};
-
-use super::members::{ADD_MEMBER, IS_MEMBER};
+use super::guard::{USER_EXISTS, lock_member};
+use super::members::ADD_MEMBER;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
@@ -86,42 +85,8 @@ pub struct CanvasView {
     pub seq: i64,
 }
 
-trait CanvasLock {
-    const LOCK_CANVAS: &'static str;
-}
-
-impl CanvasLock for Pool<Sqlite> {
-    const LOCK_CANVAS: &'static str = "SELECT 1 FROM canvases WHERE id = $1";
-}
-
-impl CanvasLock for Pool<Postgres> {
-    const LOCK_CANVAS: &'static str = "SELECT 1 FROM canvases WHERE id = $1 FOR UPDATE";
-}
-
-fn lock_canvas_sql<P: CanvasLock>(_pool: &P) -> &'static str {
-    P::LOCK_CANVAS
-}
-
 const CANVAS: &str = "SELECT id, name, width, height, created_by, created_at FROM canvases WHERE id = $1";
 const TILE_COLUMNS: &str = "id, canvas_id, x, y, data, created_by, created_at, updated_at, like_count";
-
-/// Refuses (returns early with `Ok(Err(..))`) unless the canvas exists (locking it) and
-/// `$user` is a member.
-macro_rules! lock_and_check_member {
-    ($pool:expr, $tx:expr, $canvas_id:expr, $user:expr) => {
-        if sqlx::query(lock_canvas_sql($pool)).bind($canvas_id).fetch_optional(&mut *$tx).await?.is_none() {
-            return Ok(Err(Refusal::NotFound("canvas")));
-        }
-        if !sqlx::query_scalar::<_, bool>(IS_MEMBER)
-            .bind(Room::canvas($canvas_id).to_string())
-            .bind($user)
-            .fetch_one(&mut *$tx)
-            .await?
-        {
-            return Ok(Err(Refusal::NotFound("canvas")));
-        }
-    };
-}
 
 impl Store {
     /// Creates a canvas whose first member is its creator, in one transaction.
@@ -157,7 +122,7 @@ impl Store {
 
     /// The canvas with members and tiles if `member_id` is a member (`None` otherwise, alike).
     pub async fn canvas_view(&self, canvas_id: &str, member_id: &str) -> Result<Option<CanvasView>, StoreError> {
-        let room = Room::canvas(canvas_id).to_string();
+        let room = Room::canvas(canvas_id);
         let tiles_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE canvas_id = $1 ORDER BY y, x");
         on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
@@ -168,7 +133,7 @@ impl Store {
             };
             let members: Vec<String> =
                 sqlx::query_scalar("SELECT user_id FROM room_members WHERE room = $1 ORDER BY joined_at, user_id")
-                    .bind(&room)
+                    .bind(room.as_str())
                     .fetch_all(&mut *tx)
                     .await?;
             if !members.iter().any(|m| m == member_id) {
@@ -178,7 +143,7 @@ impl Store {
                 .bind(canvas_id)
                 .fetch_all(&mut *tx)
                 .await?;
-            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(&room).fetch_one(&mut *tx).await?;
+            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(room.as_str()).fetch_one(&mut *tx).await?;
             tx.commit().await?;
             Ok(Some(CanvasView { canvas, members, tiles, seq }))
         })
@@ -194,16 +159,13 @@ impl Store {
     ) -> Result<Written<()>, StoreError> {
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, canvas_id, actor);
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if !exists {
+            let room = Room::canvas(canvas_id);
+            lock_member!(pool, tx, &room, actor);
+            if !sqlx::query_scalar::<_, bool>(USER_EXISTS).bind(user_id).fetch_one(&mut *tx).await? {
                 return Ok(Err(Refusal::NotFound("user")));
             }
             let added = sqlx::query(ADD_MEMBER)
-                .bind(Room::canvas(canvas_id).to_string())
+                .bind(room.as_str())
                 .bind(user_id)
                 .bind(at)
                 .execute(&mut *tx)
@@ -224,10 +186,10 @@ impl Store {
         tile: &TileRecord,
         encode: impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send,
     ) -> Result<Written<(TileRecord, StoredEvent)>, StoreError> {
-        let room = Room::canvas(&tile.canvas_id).to_string();
+        let room = Room::canvas(&tile.canvas_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, &tile.canvas_id, &tile.created_by);
+            lock_member!(pool, tx, &room, &tile.created_by);
             let inserted = sqlx::query(
                 "INSERT INTO canvas_tiles (id, canvas_id, x, y, data, created_by, created_at, updated_at, like_count) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0) ON CONFLICT (canvas_id, x, y) DO NOTHING",
@@ -248,7 +210,8 @@ impl Store {
             }
             let stored = tile.clone();
             let event =
-                append_event!(tx, &room, tile.created_at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
+                append_event!(tx, room.as_str(), tile.created_at, |envelope: &Envelope<'_>| encode(&stored, envelope))
+                    .await?;
             tx.commit().await?;
             Ok(Ok((tile.clone(), event)))
         })
@@ -264,11 +227,11 @@ impl Store {
         at: i64,
         encode: impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send,
     ) -> Result<Written<(TileRecord, StoredEvent)>, StoreError> {
-        let room = Room::canvas(canvas_id).to_string();
+        let room = Room::canvas(canvas_id);
         let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, canvas_id, user_id);
+            lock_member!(pool, tx, &room, user_id);
             let Some(mut tile) = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tile_sql.clone()))
                 .bind(tile_id)
                 .bind(canvas_id)
@@ -289,7 +252,8 @@ impl Store {
             data.clone_into(&mut tile.data);
             tile.updated_at = at;
             let stored = tile.clone();
-            let event = append_event!(tx, &room, at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
+            let event =
+                append_event!(tx, room.as_str(), at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((tile, event)))
         })
@@ -305,11 +269,11 @@ impl Store {
         at: i64,
         encode: impl FnOnce(&TileRecord, &Envelope<'_>) -> String + Send,
     ) -> Result<Written<(TileRecord, StoredEvent)>, StoreError> {
-        let room = Room::canvas(canvas_id).to_string();
+        let room = Room::canvas(canvas_id);
         let tile_sql = format!("SELECT {TILE_COLUMNS} FROM canvas_tiles WHERE id = $1 AND canvas_id = $2");
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, canvas_id, user_id);
+            lock_member!(pool, tx, &room, user_id);
             let Some(mut tile) = sqlx::query_as::<_, TileRecord>(sqlx::AssertSqlSafe(tile_sql.clone()))
                 .bind(tile_id)
                 .bind(canvas_id)
@@ -338,7 +302,8 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let stored = tile.clone();
-            let event = append_event!(tx, &room, at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
+            let event =
+                append_event!(tx, room.as_str(), at, |envelope: &Envelope<'_>| encode(&stored, envelope)).await?;
             tx.commit().await?;
             Ok(Ok((tile, event)))
         })
@@ -356,11 +321,11 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::canvas(canvas_id).to_string();
+        let room = Room::canvas(canvas_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, canvas_id, user_id);
-            let event = append_event!(tx, &room, at, encode).await?;
+            lock_member!(pool, tx, &room, user_id);
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             sqlx::query(
                 "INSERT INTO canvas_chat (id, canvas_id, user_id, text, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6)",
             )

@@ -2,14 +2,13 @@
 //!
 //! Collaborators are the generic `room_members` table with room `draft:{id}`.
 //! Usernames are read by JOIN with `users`, never copied. Every write appends its event with
-//! [`append_event!`] in the same transaction, after first locking the draft's row
-//! ([`DraftLock`]); the lock also reads the ring holder, so "is the author the holder?" and the
-//! append (or "is the passer the holder?" and the pass) are one atomic step on either engine:
-//! two users can never both append as holder.
+//! [`append_event!`] in the same transaction, after first locking the draft's row and checking
+//! membership ([`lock_member!`]); the ring holder is read under that lock, so "is the author
+//! the holder?" and the append (or "is the passer the holder?" and the pass) are one atomic
+//! step on either engine: two users can never both append as holder.
 
-use sqlx::{Pool, Postgres, Sqlite};
-
-use super::members::{ADD_MEMBER, IS_MEMBER};
+use super::guard::{USER_EXISTS, is_member, lock_member};
+use super::members::ADD_MEMBER;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
@@ -91,25 +90,8 @@ pub struct NewSegment<'a> {
     pub created_at: i64,
 }
 
-/// Per engine, the statement that locks a draft's row until the write transaction ends and
-/// reads its ring holder. PostgreSQL locks the row (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE`
-/// already holds the database's write lock.
-trait DraftLock {
-    const LOCK_DRAFT: &'static str;
-}
-
-impl DraftLock for Pool<Sqlite> {
-    const LOCK_DRAFT: &'static str = "SELECT ring_holder_id FROM drafts WHERE id = $1";
-}
-
-impl DraftLock for Pool<Postgres> {
-    const LOCK_DRAFT: &'static str = "SELECT ring_holder_id FROM drafts WHERE id = $1 FOR UPDATE";
-}
-
-fn lock_draft_sql<P: DraftLock>(_pool: &P) -> &'static str {
-    P::LOCK_DRAFT
-}
-
+/// The ring holder of draft `$1`; read after [`lock_member!`] locked the draft's row.
+const RING_HOLDER: &str = "SELECT ring_holder_id FROM drafts WHERE id = $1";
 const DRAFT: &str = "SELECT id, title, owner_id, ring_holder_id, created_at FROM drafts WHERE id = $1";
 const COLLABORATORS: &str = "SELECT u.id AS user_id, u.username, u.name, m.joined_at \
                              FROM room_members m JOIN users u ON u.id = m.user_id \
@@ -134,8 +116,13 @@ impl Store {
             .bind(draft.created_at)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(ADD_MEMBER).bind(&room).bind(&draft.owner_id).bind(draft.created_at).execute(&mut *tx).await?;
-            let event = append_event!(tx, &room, draft.created_at, encode).await?;
+            sqlx::query(ADD_MEMBER)
+                .bind(room.as_str())
+                .bind(&draft.owner_id)
+                .bind(draft.created_at)
+                .execute(&mut *tx)
+                .await?;
+            let event = append_event!(tx, room.as_str(), draft.created_at, encode).await?;
             tx.commit().await?;
             Ok(event)
         })
@@ -144,20 +131,22 @@ impl Store {
     /// The draft `draft_id` with collaborators and segments, if it exists and `member_id` is a
     /// collaborator (`None` otherwise, alike). Three queries in one snapshot.
     pub async fn draft_view(&self, draft_id: &str, member_id: &str) -> Result<Option<DraftView>, StoreError> {
-        let room = Room::draft(draft_id).to_string();
+        let room = Room::draft(draft_id);
         on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
             let Some(draft) = sqlx::query_as::<_, DraftRecord>(DRAFT).bind(draft_id).fetch_optional(&mut *tx).await?
             else {
                 return Ok(None);
             };
-            let collaborators =
-                sqlx::query_as::<_, DraftCollaboratorRecord>(COLLABORATORS).bind(&room).fetch_all(&mut *tx).await?;
+            let collaborators = sqlx::query_as::<_, DraftCollaboratorRecord>(COLLABORATORS)
+                .bind(room.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
             if !collaborators.iter().any(|c| c.user_id == member_id) {
                 return Ok(None);
             }
             let segments = sqlx::query_as::<_, SegmentRecord>(SEGMENTS).bind(draft_id).fetch_all(&mut *tx).await?;
-            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(&room).fetch_one(&mut *tx).await?;
+            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(room.as_str()).fetch_one(&mut *tx).await?;
             tx.commit().await?;
             Ok(Some(DraftView { draft, collaborators, segments, seq }))
         })
@@ -171,20 +160,11 @@ impl Store {
         segment: NewSegment<'_>,
         encode: impl FnOnce(&Envelope<'_>, i64) -> String + Send,
     ) -> Result<Written<(SegmentRecord, StoredEvent)>, StoreError> {
-        let room = Room::draft(segment.draft_id).to_string();
+        let room = Room::draft(segment.draft_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let Some(holder) = sqlx::query_scalar::<_, String>(lock_draft_sql(pool))
-                .bind(segment.draft_id)
-                .fetch_optional(&mut *tx)
-                .await?
-            else {
-                return Ok(Err(Refusal::NotFound("draft")));
-            };
-            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(segment.author_id).fetch_one(&mut *tx).await?
-            {
-                return Ok(Err(Refusal::NotFound("draft")));
-            }
+            lock_member!(pool, tx, &room, segment.author_id);
+            let holder: String = sqlx::query_scalar(RING_HOLDER).bind(segment.draft_id).fetch_one(&mut *tx).await?;
             if holder != segment.author_id {
                 return Ok(Err(Refusal::NotRingHolder));
             }
@@ -193,9 +173,10 @@ impl Store {
                     .bind(segment.draft_id)
                     .fetch_one(&mut *tx)
                     .await?;
-            let event =
-                append_event!(tx, &room, segment.created_at, |envelope: &Envelope<'_>| encode(envelope, position))
-                    .await?;
+            let event = append_event!(tx, room.as_str(), segment.created_at, |envelope: &Envelope<'_>| encode(
+                envelope, position
+            ))
+            .await?;
             sqlx::query(
                 "INSERT INTO draft_segments (id, draft_id, author_id, content, position, created_at, seq) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -233,21 +214,15 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::draft(draft_id).to_string();
+        let room = Room::draft(draft_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let Some(holder) =
-                sqlx::query_scalar::<_, String>(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?
-            else {
-                return Ok(Err(Refusal::NotFound("draft")));
-            };
-            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(from).fetch_one(&mut *tx).await? {
-                return Ok(Err(Refusal::NotFound("draft")));
-            }
+            lock_member!(pool, tx, &room, from);
+            let holder: String = sqlx::query_scalar(RING_HOLDER).bind(draft_id).fetch_one(&mut *tx).await?;
             if holder != from {
                 return Ok(Err(Refusal::NotRingHolder));
             }
-            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(to).fetch_one(&mut *tx).await? {
+            if !is_member!(tx, &room, to) {
                 return Ok(Err(Refusal::Invalid("the ring can only be passed to a collaborator of the draft")));
             }
             sqlx::query("UPDATE drafts SET ring_holder_id = $1 WHERE id = $2")
@@ -255,7 +230,7 @@ impl Store {
                 .bind(draft_id)
                 .execute(&mut *tx)
                 .await?;
-            let event = append_event!(tx, &room, at, encode).await?;
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })
@@ -271,27 +246,25 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::draft(draft_id).to_string();
+        let room = Room::draft(draft_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if sqlx::query(lock_draft_sql(pool)).bind(draft_id).fetch_optional(&mut *tx).await?.is_none() {
-                return Ok(Err(Refusal::NotFound("draft")));
-            }
-            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(by).fetch_one(&mut *tx).await? {
-                return Ok(Err(Refusal::NotFound("draft")));
-            }
-            let user_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if !user_exists {
+            lock_member!(pool, tx, &room, by);
+            if !sqlx::query_scalar::<_, bool>(USER_EXISTS).bind(user_id).fetch_one(&mut *tx).await? {
                 return Ok(Err(Refusal::NotFound("user")));
             }
-            if sqlx::query(ADD_MEMBER).bind(&room).bind(user_id).bind(at).execute(&mut *tx).await?.rows_affected() == 0
+            if sqlx::query(ADD_MEMBER)
+                .bind(room.as_str())
+                .bind(user_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 0
             {
                 return Ok(Err(Refusal::Conflict("the user is already a collaborator of this draft")));
             }
-            let event = append_event!(tx, &room, at, encode).await?;
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })

@@ -1,9 +1,9 @@
 //! Thread invitations (by user, answered by the invitee) and invite links (seed 000's deep
-//! links). Every write that admits a member locks the thread's row first (`lock_thread_sql`), so
+//! links). Every write that admits a member locks the thread's row first (`lock_room!`), so
 //! its checks and its change are one atomic step on either engine and across nodes.
 
-use super::members::{ADD_MEMBER, IS_MEMBER};
-use super::threads::lock_thread_sql;
+use super::guard::{USER_EXISTS, is_member, lock_member, lock_room};
+use super::members::ADD_MEMBER;
 use super::{BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_writer};
 use crate::room::Room;
 
@@ -36,23 +36,14 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
-                return Ok(Err(Refusal::NotFound("thread")));
-            }
-            if !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(invited_by).fetch_one(&mut *tx).await? {
-                return Ok(Err(Refusal::NotFound("thread")));
-            }
-            let user_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if !user_exists {
+            lock_member!(pool, tx, &room, invited_by);
+            if !sqlx::query_scalar::<_, bool>(USER_EXISTS).bind(user_id).fetch_one(&mut *tx).await? {
                 return Ok(Err(Refusal::NotFound("user")));
             }
-            if sqlx::query_scalar::<_, bool>(IS_MEMBER).bind(&room).bind(user_id).fetch_one(&mut *tx).await? {
+            if is_member!(tx, &room, user_id) {
                 return Ok(Err(Refusal::Conflict("the user is already a member of this thread")));
             }
             let inserted = sqlx::query(
@@ -86,10 +77,10 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
+            if !lock_room!(pool, tx, &room) {
                 return Ok(Err(Refusal::NotFound("invitation")));
             }
             let deleted = sqlx::query("DELETE FROM thread_invites WHERE thread_id = $1 AND user_id = $2")
@@ -101,11 +92,18 @@ impl Store {
             if deleted == 0 {
                 return Ok(Err(Refusal::NotFound("invitation")));
             }
-            if sqlx::query(ADD_MEMBER).bind(&room).bind(user_id).bind(at).execute(&mut *tx).await?.rows_affected() == 0
+            if sqlx::query(ADD_MEMBER)
+                .bind(room.as_str())
+                .bind(user_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 0
             {
                 return Ok(Err(Refusal::Conflict("the user is already a member of this thread")));
             }
-            let event = append_event!(tx, &room, at, encode).await?;
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })
@@ -157,10 +155,10 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
+            if !lock_room!(pool, tx, &room) {
                 return Ok(Err(Refusal::NotFound("invite link")));
             }
             let valid: bool = sqlx::query_scalar(
@@ -173,7 +171,14 @@ impl Store {
             if !valid {
                 return Ok(Err(Refusal::NotFound("invite link")));
             }
-            if sqlx::query(ADD_MEMBER).bind(&room).bind(user_id).bind(at).execute(&mut *tx).await?.rows_affected() == 0
+            if sqlx::query(ADD_MEMBER)
+                .bind(room.as_str())
+                .bind(user_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 0
             {
                 return Ok(Err(Refusal::Conflict("the user is already a member of this thread")));
             }
@@ -182,7 +187,7 @@ impl Store {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-            let event = append_event!(tx, &room, at, encode).await?;
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })

@@ -1,8 +1,7 @@
 //! Thread messages: posting, editing and deleting (each with its event, in one transaction
 //! that first locks the thread's row), and paging through them.
 
-use super::members::IS_MEMBER;
-use super::threads::lock_thread_sql;
+use super::guard::lock_member;
 use super::{
     BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_pool, on_writer,
 };
@@ -42,19 +41,6 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
 }
 
-/// Inside a write transaction `$tx` on `$pool`: locks the thread's row, then checks that `$user`
-/// is a member of its `$room`; either failing returns `NotFound("thread")` from the enclosing
-/// function. A macro, like `append_event!`, because the statements run on either engine.
-macro_rules! lock_and_check_member {
-    ($pool:expr, $tx:expr, $thread_id:expr, $room:expr, $user:expr) => {
-        if sqlx::query(lock_thread_sql($pool)).bind($thread_id).fetch_optional(&mut *$tx).await?.is_none()
-            || !sqlx::query_scalar::<_, bool>(IS_MEMBER).bind($room).bind($user).fetch_one(&mut *$tx).await?
-        {
-            return Ok(Err(Refusal::NotFound("thread")));
-        }
-    };
-}
-
 const COLUMNS: &str = "id, thread_id, user_id, snapshot, created_at, updated_at, seq";
 
 impl Store {
@@ -66,11 +52,11 @@ impl Store {
         message: NewMessage<'_>,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::thread(message.thread_id).to_string();
+        let room = Room::thread(message.thread_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, message.thread_id, &room, message.user_id);
-            let event = append_event!(tx, &room, message.created_at, encode).await?;
+            lock_member!(pool, tx, &room, message.user_id);
+            let event = append_event!(tx, room.as_str(), message.created_at, encode).await?;
             sqlx::query(
                 "INSERT INTO messages (id, thread_id, user_id, snapshot, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -101,11 +87,11 @@ impl Store {
         at: i64,
         encode: impl FnOnce(&MessageRecord, &super::Envelope<'_>) -> String + Send,
     ) -> Result<Written<(MessageRecord, StoredEvent)>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         let select = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND thread_id = $2");
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, thread_id, &room, user_id);
+            lock_member!(pool, tx, &room, user_id);
             let Some(mut message) = sqlx::query_as::<_, MessageRecord>(sqlx::AssertSqlSafe(select.as_str()))
                 .bind(message_id)
                 .bind(thread_id)
@@ -126,7 +112,8 @@ impl Store {
             message.snapshot = snapshot.to_owned();
             message.updated_at = Some(at);
             let event =
-                append_event!(tx, &room, at, |envelope: &super::Envelope<'_>| encode(&message, envelope)).await?;
+                append_event!(tx, room.as_str(), at, |envelope: &super::Envelope<'_>| encode(&message, envelope))
+                    .await?;
             tx.commit().await?;
             Ok(Ok((message, event)))
         })
@@ -143,10 +130,10 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            lock_and_check_member!(pool, tx, thread_id, &room, user_id);
+            lock_member!(pool, tx, &room, user_id);
             let found: Option<(String, String)> = sqlx::query_as(
                 "SELECT m.user_id, t.created_by FROM messages m JOIN threads t ON t.id = m.thread_id \
                  WHERE m.id = $1 AND m.thread_id = $2",
@@ -162,7 +149,7 @@ impl Store {
                 return Ok(Err(Refusal::Forbidden("only the message's author or the thread's creator can delete it")));
             }
             sqlx::query("DELETE FROM messages WHERE id = $1").bind(message_id).execute(&mut *tx).await?;
-            let event = append_event!(tx, &room, at, encode).await?;
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })

@@ -13,6 +13,7 @@ mod connect;
 mod drafts;
 mod error;
 mod events;
+mod guard;
 mod invites;
 mod library;
 mod members;

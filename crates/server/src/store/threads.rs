@@ -5,13 +5,12 @@
 //! Usernames and names are always read by JOIN with `users`, never copied, so every read shows
 //! the current ones. Every write that has an event appends it with [`append_event!`] in the same
 //! transaction, and every write that depends on the thread's membership first locks the
-//! thread's row ([`ThreadLock`]), so its checks and its change are one atomic step on either
+//! thread's row (`guard::lock_room!`), so its checks and its change are one atomic step on either
 //! engine and across nodes.
 
 use std::collections::HashMap;
 
-use sqlx::{Pool, Postgres, Sqlite};
-
+use super::guard::lock_room;
 use super::invites::InviteRecord;
 use super::members::ADD_MEMBER;
 use super::{
@@ -63,26 +62,6 @@ pub struct ThreadView {
     pub seq: i64,
 }
 
-/// Per engine, the statement that locks a thread's row until the write transaction ends and
-/// tells whether the thread exists. PostgreSQL locks the row (`FOR UPDATE`); SQLite's
-/// `BEGIN IMMEDIATE` already holds the database's write lock, so a plain read suffices.
-pub(super) trait ThreadLock {
-    /// The statement; binds the thread id as `$1`.
-    const LOCK_THREAD: &'static str;
-}
-
-impl ThreadLock for Pool<Sqlite> {
-    const LOCK_THREAD: &'static str = "SELECT 1 FROM threads WHERE id = $1";
-}
-
-impl ThreadLock for Pool<Postgres> {
-    const LOCK_THREAD: &'static str = "SELECT 1 FROM threads WHERE id = $1 FOR UPDATE";
-}
-
-pub(super) fn lock_thread_sql<P: ThreadLock>(_pool: &P) -> &'static str {
-    P::LOCK_THREAD
-}
-
 const THREAD: &str = "SELECT id, name, created_by, created_at FROM threads WHERE id = $1";
 
 /// Thread rooms' prefix, bound as `$2` where the SQL below selects thread rooms or cuts the id out.
@@ -129,7 +108,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(ADD_MEMBER)
-                .bind(&room)
+                .bind(room.as_str())
                 .bind(&thread.created_by)
                 .bind(thread.created_at)
                 .execute(&mut *tx)
@@ -147,7 +126,7 @@ impl Store {
     /// The thread `thread_id` with its members and invitations, if it exists and `member_id`
     /// is one of its members (`None` otherwise, alike). Three queries in one snapshot.
     pub async fn thread_view(&self, thread_id: &str, member_id: &str) -> Result<Option<ThreadView>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         on_pool!(self, |pool| {
             let mut tx = pool.begin_read().await?;
             let Some(thread) =
@@ -156,7 +135,7 @@ impl Store {
                 return Ok(None);
             };
             let members = sqlx::query_as::<_, ThreadMemberRecord>(MEMBERS_OF_ROOM)
-                .bind(&room)
+                .bind(room.as_str())
                 .bind(PREFIX)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -165,7 +144,7 @@ impl Store {
             }
             let invites =
                 sqlx::query_as::<_, InviteRecord>(INVITES_OF_THREAD).bind(thread_id).fetch_all(&mut *tx).await?;
-            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(&room).fetch_one(&mut *tx).await?;
+            let seq: i64 = sqlx::query_scalar(ROOM_SEQ).bind(room.as_str()).fetch_one(&mut *tx).await?;
             tx.commit().await?;
             Ok(Some(ThreadView { thread, members, invites, seq }))
         })
@@ -235,14 +214,14 @@ impl Store {
         at: i64,
         encode: impl EncodeEvent,
     ) -> Result<Written<StoredEvent>, StoreError> {
-        let room = Room::thread(thread_id).to_string();
+        let room = Room::thread(thread_id);
         on_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if sqlx::query(lock_thread_sql(pool)).bind(thread_id).fetch_optional(&mut *tx).await?.is_none() {
+            if !lock_room!(pool, tx, &room) {
                 return Ok(Err(Refusal::NotFound("thread")));
             }
             let deleted = sqlx::query("DELETE FROM room_members WHERE room = $1 AND user_id = $2")
-                .bind(&room)
+                .bind(room.as_str())
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?
@@ -250,7 +229,7 @@ impl Store {
             if deleted == 0 {
                 return Ok(Err(Refusal::NotFound("member")));
             }
-            let event = append_event!(tx, &room, at, encode).await?;
+            let event = append_event!(tx, room.as_str(), at, encode).await?;
             tx.commit().await?;
             Ok(Ok(event))
         })
