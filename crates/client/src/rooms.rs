@@ -3,12 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use tandem_protocol::room::Room;
+
 use crate::Cursors;
 
-/// Whether `room` is of a kind that is joined while viewed (`draft:`, `canvas:`), as opposed
-/// to one the server joins by membership (`user:`, `thread:`).
+/// Whether `room` is of a kind that is joined while viewed (drafts, canvases), as opposed to
+/// one the server joins by membership (a user's own room, threads). A name that does not parse
+/// is no room the server would join.
 pub(crate) fn is_viewed_kind(room: &str) -> bool {
-    room.starts_with("draft:") || room.starts_with("canvas:")
+    Room::parse(room).is_ok_and(|room| room.kind().is_viewed())
 }
 
 /// Error codes with which the server refuses a room for good (the others, e.g.

@@ -63,7 +63,7 @@ async fn publish(store: &Store, hub: Option<&tandem_server::hub::Hub>, room: &st
             tandem_server::domain::events::append_and_publish(
                 store,
                 hub,
-                &tandem_server::room::Room::parse(room).expect("room"),
+                &tandem_protocol::room::Room::parse(room).expect("room"),
                 build,
             )
             .await

@@ -75,7 +75,7 @@ async fn wss_and_https_work_with_a_self_signed_certificate() {
     .expect("live over wss");
     let room = format!("user:{}", signed_up.user.id);
     let room_owned = room.clone();
-    let room = tandem_server::room::Room::parse(&room).expect("room");
+    let room = tandem_protocol::room::Room::parse(&room).expect("room");
     tandem_server::domain::events::append_and_publish(
         &store,
         &hub,

@@ -10,7 +10,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod hub;
-pub mod room;
 pub mod serve;
 pub mod server;
 pub mod state;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, WsClient, assert_error, id};
 use serde_json::{Value, json};
+use tandem_protocol::room::Room;
 use tandem_server::domain::events::append_and_publish;
-use tandem_server::room::Room;
 use tandem_server::store::Envelope;
 
 const KEY: &str = "backend-key";

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{Ended, TestServer, WsClient, id};
 use serde_json::json;
+use tandem_protocol::room::Room;
 use tandem_server::hub::Frame;
-use tandem_server::room::Room;
 
 both_engines! {
     async fn auth_by_query_token_gets_connected_frame(engine: Engine) {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Engine, TestDb};
-use tandem_server::room::Room;
+use tandem_protocol::room::Room;
 use tandem_server::store::{Envelope, NewMessage, Refusal, Store, StoreError, ThreadRecord, Upserted, UserRecord};
 
 /// A room by name, for rooms the tests make up.

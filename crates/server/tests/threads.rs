@@ -288,7 +288,7 @@ both_engines! {
         // back) already a member, so accepting deletes the invitation, then fails to insert the
         // membership; the deletion is rolled back and no event is appended.
         assert_eq!(invite(&server, &alice, &thread, &eve.id).await.0, 201);
-        server.store.add_member(&tandem_server::room::Room::parse(&room).expect("room"), &eve.id, 1).await.expect("member behind the API's back");
+        server.store.add_member(&tandem_protocol::room::Room::parse(&room).expect("room"), &eve.id, 1).await.expect("member behind the API's back");
         assert_error(&answer(&server, &eve, &thread, "accept").await, 409, "conflict");
         let after = get_thread(&server, &alice, &thread).await;
         assert_eq!(after["invites"][0]["user_id"], eve.id.as_str(), "the invitation was not deleted");

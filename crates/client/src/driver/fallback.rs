@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tandem_protocol::room::Room;
 use tokio::time::{Instant, sleep_until};
 
 use super::Driver;
@@ -23,7 +24,7 @@ impl Driver {
             }
             let mut rooms: Vec<String> = self.rooms.poll_rooms().cloned().collect();
             rooms.extend(self.config.poll_rooms.iter().cloned());
-            rooms.extend(self.user_id.iter().map(|id| format!("user:{id}")));
+            rooms.extend(self.user_id.iter().map(|id| Room::user(id).to_string()));
             rooms.sort();
             rooms.dedup();
             let wait = self.config.poll_wait.min(retry_at.saturating_duration_since(Instant::now()));

@@ -20,8 +20,8 @@ use super::events::Commit;
 use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, ConnId, Except, Hub};
-use crate::room::{Room, RoomKind};
 use crate::store::{CanvasChatRecord, CanvasRecord, CanvasView, Envelope, Store, TileRecord, UserRecord};
+use tandem_protocol::room::{Room, RoomKind};
 
 /// Longest canvas name, in characters (after trimming).
 pub const NAME_MAX: usize = 100;

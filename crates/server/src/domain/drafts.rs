@@ -24,10 +24,10 @@ use super::events::Commit;
 use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
-use crate::room::Room;
 use crate::store::{
     DraftCollaboratorRecord, DraftRecord, DraftView, Envelope, NewSegment, SegmentRecord, Store, UserRecord,
 };
+use tandem_protocol::room::Room;
 
 /// Longest draft title, in characters (after trimming).
 pub const TITLE_MAX: usize = 200;

@@ -34,8 +34,8 @@ pub enum DomainError {
     Store(#[from] StoreError),
 }
 
-impl From<crate::room::RoomError> for DomainError {
-    fn from(error: crate::room::RoomError) -> Self {
+impl From<tandem_protocol::room::RoomError> for DomainError {
+    fn from(error: tandem_protocol::room::RoomError) -> Self {
         Self::Invalid(error.to_string())
     }
 }

@@ -13,9 +13,9 @@ use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
 use super::DomainError;
 use crate::hub::{Except, Frame, Hub};
-use crate::room::Room;
 use crate::store::{EncodeEvent, Envelope, Refusal, Store, StoreError, StoredEvent, Written};
 use crate::{clock, hub};
+use tandem_protocol::room::Room;
 
 /// Longest accepted event type.
 const TYPE_MAX: usize = 64;

@@ -9,8 +9,8 @@ use super::threads::require_member;
 use super::{DomainError, ids};
 use crate::clock;
 use crate::hub::{self, Hub};
-use crate::room::Room;
 use crate::store::{Envelope, MessageRecord, NewMessage, Store};
+use tandem_protocol::room::Room;
 
 /// Largest message snapshot, in bytes of compact JSON.
 pub const SNAPSHOT_MAX: usize = 64 * 1024;

@@ -6,8 +6,8 @@
 //! live (the hub).
 
 use super::DomainError;
-use crate::room::{Room, RoomKind};
 use crate::store::Store;
+use tandem_protocol::room::{Room, RoomKind};
 
 /// Every room `user_id` is a member of (threads, drafts, canvases): its threads are joined
 /// from the moment a connection opens; all of them make its collaborators for presence.

@@ -16,8 +16,8 @@ use super::events::Commit;
 use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
-use crate::room::Room;
 use crate::store::{Envelope, InviteRecord, Store, ThreadMemberRecord, ThreadRecord, ThreadView, UserRecord};
+use tandem_protocol::room::Room;
 
 /// Longest thread name, in characters (after trimming).
 pub const NAME_MAX: usize = 100;

@@ -6,8 +6,8 @@ use tandem_protocol::ws::ServerFrame;
 use super::{DomainError, ids};
 use crate::clock;
 use crate::hub::{self, Hub};
-use crate::room::Room;
 use crate::store::{PendingInviteRecord, Store, StoreError, UserRecord};
+use tandem_protocol::room::Room;
 
 /// Shortest allowed username, in characters (after trimming).
 pub const USERNAME_MIN: usize = 3;

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::{ApiKey, AppError, AppState, AuthUser, JsonBody};
 use crate::domain::{DomainError, events, rooms};
-use crate::room::Room;
+use tandem_protocol::room::Room;
 
 /// Longest long poll.
 const MAX_WAIT: Duration = Duration::from_secs(60);

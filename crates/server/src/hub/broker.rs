@@ -119,7 +119,7 @@ pub mod conformance {
     use std::time::Duration;
 
     use crate::hub::{Connection, Except, Frame, Hub};
-    use crate::room::Room;
+    use tandem_protocol::room::Room;
 
     async fn next(connection: &Connection) -> Option<String> {
         let mut batch = std::collections::VecDeque::new();

@@ -210,7 +210,7 @@ impl Presence for LocalPresence {
 pub mod conformance {
     use super::{Presence, Transition};
 
-    use crate::room::Room;
+    use tandem_protocol::room::Room;
 
     fn rooms(rooms: &[&Room]) -> Vec<Box<str>> {
         rooms.iter().map(|room| Box::from(room.as_str())).collect()

@@ -239,7 +239,7 @@ mod tests {
     use crate::hub::CloseReason;
     use std::collections::VecDeque;
 
-    use crate::room::Room;
+    use tandem_protocol::room::Room;
 
     fn connection(user: &str) -> Arc<Connection> {
         Arc::new(Connection::new(NodeId(0), user, 16))

@@ -11,7 +11,7 @@ use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
 };
-use crate::room::Room;
+use tandem_protocol::room::Room;
 
 /// A canvas as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -13,7 +13,7 @@ use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
 };
-use crate::room::Room;
+use tandem_protocol::room::Room;
 
 /// A draft as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

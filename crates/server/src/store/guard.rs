@@ -11,7 +11,7 @@
 
 use sqlx::{Pool, Postgres, Sqlite};
 
-use crate::room::RoomKind;
+use tandem_protocol::room::RoomKind;
 
 /// Whether user `$1` exists.
 pub(super) const USER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
@@ -54,7 +54,7 @@ pub(super) fn lock_room_sql<P: RoomLock>(_pool: &P, kind: RoomKind) -> &'static 
 /// whether it exists.
 macro_rules! lock_room {
     ($pool:expr, $tx:expr, $room:expr) => {{
-        let room: &$crate::room::Room = $room;
+        let room: &::tandem_protocol::room::Room = $room;
         sqlx::query($crate::store::guard::lock_room_sql($pool, room.kind()))
             .bind(room.id())
             .fetch_optional(&mut *$tx)
@@ -68,9 +68,9 @@ pub(super) use lock_room;
 /// member is its user).
 macro_rules! is_member {
     ($tx:expr, $room:expr, $user:expr) => {{
-        let (room, user): (&$crate::room::Room, &str) = ($room, $user);
+        let (room, user): (&::tandem_protocol::room::Room, &str) = ($room, $user);
         match room.kind() {
-            $crate::room::RoomKind::User => room.id() == user,
+            ::tandem_protocol::room::RoomKind::User => room.id() == user,
             _ => {
                 sqlx::query_scalar::<_, bool>($crate::store::members::IS_MEMBER)
                     .bind(room.as_str())
@@ -88,7 +88,7 @@ pub(super) use is_member;
 /// the enclosing function (a non-member learns nothing of the room's existence).
 macro_rules! lock_member {
     ($pool:expr, $tx:expr, $room:expr, $user:expr) => {{
-        let (room, user): (&$crate::room::Room, &str) = ($room, $user);
+        let (room, user): (&::tandem_protocol::room::Room, &str) = ($room, $user);
         if !$crate::store::guard::lock_room!($pool, $tx, room) || !$crate::store::guard::is_member!($tx, room, user) {
             return Ok(Err($crate::store::Refusal::NotFound(room.kind().noun())));
         }

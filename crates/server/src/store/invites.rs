@@ -5,7 +5,7 @@
 use super::guard::{USER_EXISTS, is_member, lock_member, lock_room};
 use super::members::ADD_MEMBER;
 use super::{BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_writer};
-use crate::room::Room;
+use tandem_protocol::room::Room;
 
 /// A pending invitation with the invitee's current username.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

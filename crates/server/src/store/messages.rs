@@ -5,7 +5,7 @@ use super::guard::lock_member;
 use super::{
     BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_pool, on_writer,
 };
-use crate::room::Room;
+use tandem_protocol::room::Room;
 
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

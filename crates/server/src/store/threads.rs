@@ -17,7 +17,7 @@ use super::{
     BeginRead, BeginWrite, EncodeEvent, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written, append_event,
     on_pool, on_writer,
 };
-use crate::room::{Room, RoomKind};
+use tandem_protocol::room::{Room, RoomKind};
 
 /// A thread as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

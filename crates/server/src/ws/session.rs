@@ -22,8 +22,8 @@ use super::{closing, handlers, reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
 use crate::hub::{CloseReason, Connection, Transition, encode};
-use crate::room::{Room, RoomKind};
 use crate::store::UserRecord;
+use tandem_protocol::room::{Room, RoomKind};
 
 /// How long an unauthenticated connection may take to send its `auth` frame (API.md §2).
 const FIRST_FRAME_AUTH_TIMEOUT: Duration = Duration::from_secs(5);

@@ -221,7 +221,7 @@ impl TestServer {
     /// their APIs; the real-time core's tests only need the membership).
     pub async fn add_members(&self, room: &str, user_ids: &[&str]) {
         for user_id in user_ids {
-            let parsed = tandem_server::room::Room::parse(room).expect("room name");
+            let parsed = tandem_protocol::room::Room::parse(room).expect("room name");
             self.store.add_member(&parsed, user_id, 0).await.expect("add member");
         }
     }

@@ -31,7 +31,7 @@ use super::registry::Registry;
 use super::shards::Shards;
 use super::{Broker, Except, Frame, NodeId, Publication};
 use crate::clock;
-use crate::room::{Room, RoomKind};
+use tandem_protocol::room::{Room, RoomKind};
 
 /// Typing: one change per 250 ms; a `true` not refreshed for 5 s ends.
 pub const TYPING: Policy = Policy { window: Duration::from_millis(250), ttl: Some(Duration::from_secs(5)) };

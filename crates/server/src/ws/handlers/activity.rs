@@ -7,8 +7,8 @@ use tandem_protocol::ws::ClientFrame;
 use super::Reply;
 use crate::domain::DomainError;
 use crate::hub::activity::Action;
-use crate::room::Room;
 use crate::ws::session::Session;
+use tandem_protocol::room::Room;
 
 /// Largest accepted cursor coordinate, in absolute value (positions are the app's own units).
 const CURSOR_MAX: f64 = 1e9;

@@ -8,8 +8,8 @@ use super::Reply;
 use crate::clock;
 use crate::domain::{DomainError, canvases};
 use crate::hub::{self, Except};
-use crate::room::{Room, RoomKind};
 use crate::ws::session::Session;
+use tandem_protocol::room::{Room, RoomKind};
 
 /// After a subscribe: for a canvas room, its bounds are cached for this connection, the others
 /// learn that this user views it (if this is their first connection there) and this connection

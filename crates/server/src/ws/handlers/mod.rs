@@ -12,7 +12,7 @@ use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
 use super::session::Session;
 use crate::domain::DomainError;
-use crate::room::Room;
+use tandem_protocol::room::Room;
 
 /// What a handler answers besides the `ack` for a `ref`.
 #[derive(Debug)]
