@@ -125,7 +125,17 @@ impl Room {
     /// [`Room::parse`], then requires the kind `expected`.
     pub fn parse_kind(name: &str, expected: RoomKind) -> Result<Self, RoomError> {
         let room = Self::parse(name)?;
-        if room.kind() == expected { Ok(room) } else { Err(RoomError::WrongKind { room: name.to_owned(), expected }) }
+        room.id_of(expected)?;
+        Ok(room)
+    }
+
+    /// The room's id, if it is of kind `expected` (`WrongKind` otherwise).
+    pub fn id_of(&self, expected: RoomKind) -> Result<&str, RoomError> {
+        if self.kind() == expected {
+            Ok(self.id())
+        } else {
+            Err(RoomError::WrongKind { room: self.name.clone(), expected })
+        }
     }
 
     /// The room's kind.

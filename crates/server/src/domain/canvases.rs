@@ -14,6 +14,7 @@
 //! caller's live connections on this node is ignored.
 
 use serde_json::Value;
+use tandem_protocol::room::{Room, RoomKind};
 use tandem_protocol::ws::{ServerFrame, TileEvent};
 
 use super::events::Commit;
@@ -21,7 +22,6 @@ use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, ConnId, Except, Hub};
 use crate::store::{CanvasChatRecord, CanvasRecord, CanvasView, Envelope, Store, TileRecord, UserRecord};
-use tandem_protocol::room::{Room, RoomKind};
 
 /// Longest canvas name, in characters (after trimming).
 pub const NAME_MAX: usize = 100;
@@ -343,11 +343,7 @@ pub fn mention_frame(
 
 /// The canvas id of a room, `Invalid` unless it is a `canvas:` room.
 pub fn canvas_id_of(room: &Room) -> Result<&str, DomainError> {
-    if room.kind() == RoomKind::Canvas {
-        Ok(room.id())
-    } else {
-        Err(DomainError::Invalid(format!("`{room}` is not a canvas room (canvas:{{id}})")))
-    }
+    Ok(room.id_of(RoomKind::Canvas)?)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 use tandem_protocol::ws::{CollaboratorAddedData, DraftCreatedData, RingPassedData, SegmentAddedData, ServerFrame};
 
 use futures_util::FutureExt;
+use tandem_protocol::room::Room;
 
 use super::events::Commit;
 use super::{DomainError, ids, rooms};
@@ -27,7 +28,6 @@ use crate::hub::{self, Hub};
 use crate::store::{
     DraftCollaboratorRecord, DraftRecord, DraftView, Envelope, NewSegment, SegmentRecord, Store, UserRecord,
 };
-use tandem_protocol::room::Room;
 
 /// Longest draft title, in characters (after trimming).
 pub const TITLE_MAX: usize = 200;

@@ -9,13 +9,13 @@
 
 use futures_util::FutureExt;
 use serde_json::{Map, Value};
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
 use super::DomainError;
 use crate::hub::{Except, Frame, Hub};
 use crate::store::{EncodeEvent, Envelope, Refusal, Store, StoreError, StoredEvent, Written};
 use crate::{clock, hub};
-use tandem_protocol::room::Room;
 
 /// Longest accepted event type.
 const TYPE_MAX: usize = 64;

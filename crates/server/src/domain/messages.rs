@@ -2,6 +2,7 @@
 //! is a durable event of the thread's room, committed with [`Commit`].
 
 use serde_json::Value;
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::ServerFrame;
 
 use super::events::Commit;
@@ -10,7 +11,6 @@ use super::{DomainError, ids};
 use crate::clock;
 use crate::hub::{self, Hub};
 use crate::store::{Envelope, MessageRecord, NewMessage, Store};
-use tandem_protocol::room::Room;
 
 /// Largest message snapshot, in bytes of compact JSON.
 pub const SNAPSHOT_MAX: usize = 64 * 1024;

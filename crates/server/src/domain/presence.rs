@@ -3,13 +3,13 @@
 //! §3) — that are online, each once; the only write is `last_online`, when the last connection
 //! closes.
 
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::ServerFrame;
 
 use super::DomainError;
 use crate::clock;
 use crate::hub::{self, Hub, Transition};
 use crate::store::{Store, UserRecord};
-use tandem_protocol::room::Room;
 
 /// Acts on a presence transition of `user_id`: writes `last_online` when the user went offline,
 /// then sends `user_status_changed` to the `user:` room of each online collaborator, unless a

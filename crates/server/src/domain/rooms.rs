@@ -5,9 +5,10 @@
 //! ([`RoomKind::is_viewed`]). Membership is durable (the `room_members` table); subscription is
 //! live (the hub).
 
+use tandem_protocol::room::{Room, RoomKind};
+
 use super::DomainError;
 use crate::store::Store;
-use tandem_protocol::room::{Room, RoomKind};
 
 /// Every room `user_id` is a member of (threads, drafts, canvases): its threads are joined
 /// from the moment a connection opens; all of them make its collaborators for presence.

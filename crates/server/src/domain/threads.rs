@@ -10,6 +10,7 @@
 //! membership change moves the user's connections into or out of the room in between.
 
 use rand::Rng;
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::ServerFrame;
 
 use super::events::Commit;
@@ -17,7 +18,6 @@ use super::{DomainError, ids, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
 use crate::store::{Envelope, InviteRecord, Store, ThreadMemberRecord, ThreadRecord, ThreadView, UserRecord};
-use tandem_protocol::room::Room;
 
 /// Longest thread name, in characters (after trimming).
 pub const NAME_MAX: usize = 100;

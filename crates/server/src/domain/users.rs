@@ -1,13 +1,13 @@
 //! Users: ids, username rules, sign-up, provisioning from external tokens, username changes.
 
 use rand::Rng;
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::ServerFrame;
 
 use super::{DomainError, ids};
 use crate::clock;
 use crate::hub::{self, Hub};
 use crate::store::{PendingInviteRecord, Store, StoreError, UserRecord};
-use tandem_protocol::room::Room;
 
 /// Shortest allowed username, in characters (after trimming).
 pub const USERNAME_MIN: usize = 3;

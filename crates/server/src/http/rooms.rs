@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tandem_protocol::ErrorBody;
 use tandem_protocol::rest::{EventPage, PublishedEvent};
+use tandem_protocol::room::Room;
 use tokio::time::{Instant, sleep_until};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +19,6 @@ use utoipa_axum::routes;
 
 use super::{ApiKey, AppError, AppState, AuthUser, JsonBody};
 use crate::domain::{DomainError, events, rooms};
-use tandem_protocol::room::Room;
 
 /// Longest long poll.
 const MAX_WAIT: Duration = Duration::from_secs(60);

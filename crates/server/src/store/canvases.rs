@@ -5,13 +5,14 @@
 //! ([`lock_member!`]), writes and appends the event with [`append_event!`], all in one
 //! transaction, exactly like threads.
 
+use tandem_protocol::room::Room;
+
 use super::guard::{USER_EXISTS, lock_member};
 use super::members::ADD_MEMBER;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
 };
-use tandem_protocol::room::Room;
 
 /// A canvas as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

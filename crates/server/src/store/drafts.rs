@@ -7,13 +7,14 @@
 //! the holder?" and the append (or "is the passer the holder?" and the pass) are one atomic
 //! step on either engine: two users can never both append as holder.
 
+use tandem_protocol::room::Room;
+
 use super::guard::{USER_EXISTS, is_member, lock_member};
 use super::members::ADD_MEMBER;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
     append_event, on_pool, on_writer,
 };
-use tandem_protocol::room::Room;
 
 /// A draft as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

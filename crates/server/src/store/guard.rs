@@ -10,7 +10,6 @@
 //! Macros, like `append_event!`, because the statements run on either engine's transaction.
 
 use sqlx::{Pool, Postgres, Sqlite};
-
 use tandem_protocol::room::RoomKind;
 
 /// Whether user `$1` exists.

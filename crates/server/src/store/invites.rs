@@ -2,10 +2,11 @@
 //! links). Every write that admits a member locks the thread's row first (`lock_room!`), so
 //! its checks and its change are one atomic step on either engine and across nodes.
 
+use tandem_protocol::room::Room;
+
 use super::guard::{USER_EXISTS, is_member, lock_member, lock_room};
 use super::members::ADD_MEMBER;
 use super::{BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_writer};
-use tandem_protocol::room::Room;
 
 /// A pending invitation with the invitee's current username.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

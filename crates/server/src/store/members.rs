@@ -1,7 +1,8 @@
 //! Room membership: who belongs to which room, and who shares a room with whom.
 
-use super::{Store, StoreError, UserRecord, on_pool, on_writer};
 use tandem_protocol::room::Room;
+
+use super::{Store, StoreError, UserRecord, on_pool, on_writer};
 
 /// Adds `$2` to room `$1` (joined at `$3`); a member already there is left as is. Shared by every
 /// domain that writes memberships inside its own transactions.

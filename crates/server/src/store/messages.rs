@@ -1,11 +1,12 @@
 //! Thread messages: posting, editing and deleting (each with its event, in one transaction
 //! that first locks the thread's row), and paging through them.
 
+use tandem_protocol::room::Room;
+
 use super::guard::lock_member;
 use super::{
     BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_pool, on_writer,
 };
-use tandem_protocol::room::Room;
 
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

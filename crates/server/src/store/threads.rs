@@ -9,6 +9,7 @@
 //! engine and across nodes.
 
 use std::collections::HashMap;
+use tandem_protocol::room::{Room, RoomKind};
 
 use super::guard::lock_room;
 use super::invites::InviteRecord;
@@ -17,7 +18,6 @@ use super::{
     BeginRead, BeginWrite, EncodeEvent, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written, append_event,
     on_pool, on_writer,
 };
-use tandem_protocol::room::{Room, RoomKind};
 
 /// A thread as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

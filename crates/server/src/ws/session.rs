@@ -9,6 +9,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tandem_protocol::ErrorCode;
+use tandem_protocol::room::{Room, RoomKind};
 use tandem_protocol::ws::{ClientFrame, Cursors, ServerFrame, close_code};
 use tokio::time::timeout;
 use tracing::Instrument;
@@ -23,7 +24,6 @@ use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
 use crate::hub::{CloseReason, Connection, Transition, encode};
 use crate::store::UserRecord;
-use tandem_protocol::room::{Room, RoomKind};
 
 /// How long an unauthenticated connection may take to send its `auth` frame (API.md §2).
 const FIRST_FRAME_AUTH_TIMEOUT: Duration = Duration::from_secs(5);

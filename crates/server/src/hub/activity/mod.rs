@@ -25,13 +25,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use tandem_protocol::room::{Room, RoomKind};
 pub use throttle::{Policy, Throttle};
 
 use super::registry::Registry;
 use super::shards::Shards;
 use super::{Broker, Except, Frame, NodeId, Publication};
 use crate::clock;
-use tandem_protocol::room::{Room, RoomKind};
 
 /// Typing: one change per 250 ms; a `true` not refreshed for 5 s ends.
 pub const TYPING: Policy = Policy { window: Duration::from_millis(250), ttl: Some(Duration::from_secs(5)) };
@@ -338,12 +338,13 @@ fn editing_frame(
     is_editing: bool,
     viewing: bool,
 ) -> ServerFrame {
-    let canvas_id = Room::parse(room).ok().filter(|r| r.kind() == RoomKind::Canvas).map(|r| r.id().to_owned());
+    // Editing is canvas activity: `room` is a `canvas:` room the gate already accepted.
+    let canvas_id = room.strip_prefix(RoomKind::Canvas.prefix()).unwrap_or_default();
     ServerFrame::UserPresenceUpdate {
         room: room.to_owned(),
         user_id: user_id.to_owned(),
         username: username.to_owned(),
-        canvas_id: canvas_id.unwrap_or_default(),
+        canvas_id: canvas_id.to_owned(),
         presence_type: "editing_tile".into(),
         status: if viewing { "online" } else { "offline" }.into(),
         tile_x: x,

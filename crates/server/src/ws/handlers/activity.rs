@@ -2,13 +2,13 @@
 //! (`typing` in any room, `editing_tile` in a viewed canvas). The connection must be in the
 //! room (`not_found` "subscription not found" otherwise); nothing here touches the store.
 
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::ClientFrame;
 
 use super::Reply;
 use crate::domain::DomainError;
 use crate::hub::activity::Action;
 use crate::ws::session::Session;
-use tandem_protocol::room::Room;
 
 /// Largest accepted cursor coordinate, in absolute value (positions are the app's own units).
 const CURSOR_MAX: f64 = 1e9;

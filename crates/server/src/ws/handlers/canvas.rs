@@ -2,6 +2,7 @@
 //! `subscribe` / `unsubscribe` of `canvas:` rooms. Mentions are for viewers: the connection
 //! must be in the room (`not_found` "subscription not found" otherwise).
 
+use tandem_protocol::room::{Room, RoomKind};
 use tandem_protocol::ws::{OnlineUser, ServerFrame};
 
 use super::Reply;
@@ -9,7 +10,6 @@ use crate::clock;
 use crate::domain::{DomainError, canvases};
 use crate::hub::{self, Except};
 use crate::ws::session::Session;
-use tandem_protocol::room::{Room, RoomKind};
 
 /// After a subscribe: for a canvas room, its bounds are cached for this connection, the others
 /// learn that this user views it (if this is their first connection there) and this connection

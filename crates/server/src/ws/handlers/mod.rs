@@ -8,11 +8,11 @@ mod keepalive;
 mod presence;
 mod rooms;
 
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::{ClientFrame, ServerFrame};
 
 use super::session::Session;
 use crate::domain::DomainError;
-use tandem_protocol::room::Room;
 
 /// What a handler answers besides the `ack` for a `ref`.
 #[derive(Debug)]

@@ -1,12 +1,12 @@
 //! `subscribe` / `unsubscribe` / `resume`: joining and leaving viewed rooms, catching up.
 
+use tandem_protocol::room::Room;
 use tandem_protocol::ws::Cursors;
 
 use super::Reply;
 use crate::domain::{DomainError, rooms};
 use crate::ws::recovery;
 use crate::ws::session::Session;
-use tandem_protocol::room::Room;
 
 /// Joins `room` after the domain authorised it; with `after`, first replays its durable
 /// events after that seq (exactly once, in order, then live). Joining a room one is already
