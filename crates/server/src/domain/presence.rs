@@ -41,6 +41,22 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Trans
     });
 }
 
+/// After `user_id` joined `room` (its join event is published), tells the room the user is
+/// online if the join event said offline but a connection of the user is open now.
+///
+/// The join event's `is_online` is read before the commit. A connection opening in between
+/// read the user's rooms before the join was committed, so its own announcement skipped this
+/// room's members, and without this they would see the user offline until the next change.
+/// A connection opening after this check reads the committed membership and announces itself.
+pub fn announce_joined_online(hub: &Hub, user_id: &str, room: &Room, event_said_online: bool) {
+    if event_said_online || !hub.is_online(user_id) {
+        return;
+    }
+    let frame =
+        ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online: true, timestamp: clock::now_ms() };
+    hub.publish(room, hub::encode(&frame));
+}
+
 /// The caller's collaborators, optionally only those online now.
 pub async fn collaborators(
     store: &Store,
@@ -53,4 +69,58 @@ pub async fn collaborators(
         collaborators.retain(|user| hub.is_online(&user.id));
     }
     Ok(collaborators)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::hub::{Connection, Frame};
+
+    /// The frames queued on `connection` so far: a marker is queued behind them and everything
+    /// before it is read (the local hub queues synchronously, so nothing is still on its way).
+    async fn queued(connection: &Arc<Connection>) -> Vec<String> {
+        connection.send(Frame::from_static("marker"));
+        let mut frames = Vec::new();
+        let mut batch = VecDeque::<Frame>::new();
+        loop {
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(2), connection.queue().next_batch(&mut batch));
+            assert!(read.await.is_ok(), "the marker never came");
+            for frame in batch.drain(..) {
+                if frame.as_str() == "marker" {
+                    return frames;
+                }
+                frames.push(frame.as_str().to_owned());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_joiner_whose_event_said_offline_is_announced_once_online() {
+        let hub = Hub::local();
+        let room = Room::thread("t");
+        let member = hub.connection("a", 8);
+        hub.connect(&member);
+        hub.subscribe(&member, &room);
+
+        announce_joined_online(&hub, "b", &room, false);
+        assert!(queued(&member).await.is_empty(), "b has no connection: nothing to say");
+
+        let joiner = hub.connection("b", 8);
+        hub.connect(&joiner);
+        announce_joined_online(&hub, "b", &room, true);
+        assert!(queued(&member).await.is_empty(), "the join event already said online");
+
+        announce_joined_online(&hub, "b", &room, false);
+        let frames = queued(&member).await;
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        let frame: serde_json::Value = serde_json::from_str(&frames[0]).expect("JSON");
+        assert_eq!(
+            (frame["type"].as_str(), frame["user_id"].as_str(), frame["is_online"].as_bool()),
+            (Some("user_status_changed"), Some("b"), Some(true))
+        );
+    }
 }

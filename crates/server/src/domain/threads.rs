@@ -14,7 +14,7 @@ use tandem_protocol::room::Room;
 use tandem_protocol::ws::ServerFrame;
 
 use super::events::Commit;
-use super::{DomainError, ids, rooms};
+use super::{DomainError, ids, presence, rooms};
 use crate::clock;
 use crate::hub::{self, Hub};
 use crate::store::{Envelope, InviteRecord, Store, ThreadMemberRecord, ThreadRecord, ThreadView, UserRecord};
@@ -187,11 +187,13 @@ pub async fn answer_invite(
         }
         Answer::Accept => {
             let room = Room::thread(thread_id);
-            let encode = accepted_event(thread_id, caller, hub.is_online(&caller.id));
+            let was_online = hub.is_online(&caller.id);
+            let encode = accepted_event(thread_id, caller, was_online);
             Commit::new(hub, &room)
                 .joining(&caller.id)
                 .run(store.accept_invite(thread_id, &caller.id, clock::now_ms(), encode))
                 .await?;
+            presence::announce_joined_online(hub, &caller.id, &room, was_online);
             get(store, &caller.id, thread_id).await.map(Some)
         }
     }
@@ -211,11 +213,13 @@ pub async fn join_with_code(
         return Err(DomainError::NotFound("invite link"));
     }
     let room = Room::thread(thread_id);
-    let encode = accepted_event(thread_id, caller, hub.is_online(&caller.id));
+    let was_online = hub.is_online(&caller.id);
+    let encode = accepted_event(thread_id, caller, was_online);
     Commit::new(hub, &room)
         .joining(&caller.id)
         .run(store.join_with_code(thread_id, code, &caller.id, clock::now_ms(), encode))
         .await?;
+    presence::announce_joined_online(hub, &caller.id, &room, was_online);
     get(store, &caller.id, thread_id).await
 }
 
