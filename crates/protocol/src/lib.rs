@@ -6,6 +6,7 @@
 //! No I/O happens in this crate, so a client can depend on it without pulling in a runtime.
 
 pub mod error;
+pub mod ops;
 pub mod rest;
 pub mod room;
 pub mod ws;

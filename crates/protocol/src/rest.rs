@@ -54,12 +54,7 @@ pub struct UpdateUsernameRequest {
     pub username: String,
 }
 
-/// `GET /healthz` and `GET /readyz` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct HealthStatus {
-    /// `"ok"` for a live process, `"ready"` when the store answers.
-    pub status: String,
-}
+pub use crate::ops::{BusHealth, HealthStatus};
 
 /// `GET /api/v1/users`: the caller's collaborators (users sharing a room membership).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

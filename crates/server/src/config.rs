@@ -46,10 +46,19 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_DATABASE_URL", default_value = "sqlite://tandem.db")]
     pub database_url: String,
 
-    /// Redis URL for cluster mode (cross-node fan-out and presence). Not available in this
-    /// build yet: the server refuses to start rather than run single-node by surprise.
+    /// Redis URL for cluster mode: nodes sharing one PostgreSQL database and one Redis form
+    /// one service (cross-node fan-out). Requires PostgreSQL; Redis must answer at start.
     #[arg(long, env = "TANDEM_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// This node's name in cluster mode (default: `node-` and 8 random hex digits). Two live
+    /// nodes with the same name are refused.
+    #[arg(long, env = "TANDEM_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Cluster mode: a node that stops refreshing its registration this long is dead.
+    #[arg(long, env = "TANDEM_NODE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub node_timeout: Duration,
 
     /// HS256 secret for signing and checking tokens. Without it a random secret is generated
     /// once and kept in the data store, so tokens survive restarts.

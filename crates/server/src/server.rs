@@ -51,18 +51,12 @@ pub struct Server {
 impl Server {
     /// Opens the store, loads or creates the token secret and binds `config.addr`.
     pub async fn start(config: ServeConfig) -> Result<Self, StartError> {
-        if config.redis_url.is_some() {
-            return Err(StartError::Config(
-                "--redis-url (cluster mode) is not available in this build yet; run without it for a single node"
-                    .into(),
-            ));
-        }
         let store = Store::connect(&config.database_url).await?;
         let auth =
             Authenticator::new(store.clone(), config.jwt_secret.as_deref(), config.token_ttl, config.dev_insecure_auth)
                 .await?;
         let listener = listen(config.addr).map_err(|source| StartError::Bind { addr: config.addr, source })?;
-        let hub = Hub::local();
+        let hub = crate::cluster::hub(&config, &store).await?;
         let state = AppState::new(store, auth, config, telemetry::metrics_handle(), hub);
         Ok(Self { listener, state })
     }

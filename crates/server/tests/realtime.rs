@@ -287,7 +287,7 @@ both_engines! {
         assert_eq!(phone.expect("message_created").await["n"], 1);
         assert_eq!(laptop.expect("message_created").await["n"], 1);
         // The domain's seam: a new membership subscribes every open connection at once.
-        server.hub.join_user(&id(&alice), "thread:new");
+        server.hub.join_user(&id(&alice), "thread:new", None);
         server.hub.publish("thread:new", Frame::from_static(r#"{"type":"message_created","n":2}"#));
         assert_eq!(phone.expect("message_created").await["n"], 2);
         assert_eq!(laptop.expect("message_created").await["n"], 2);

@@ -134,7 +134,7 @@ impl<'a> Commit<'a> {
             let (value, event) = write.await??.split();
             match self.membership {
                 Membership::Unchanged => {}
-                Membership::Joins(user_id) => self.hub.join_user(user_id, self.room),
+                Membership::Joins(user_id) => self.hub.join_user(user_id, self.room, Some(event.seq)),
                 Membership::Leaves(user_id) => self.hub.leave_user(user_id, self.room),
                 Membership::Added(user_id) => self.hub.add_member(user_id, self.room),
             }

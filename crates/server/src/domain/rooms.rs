@@ -5,9 +5,12 @@
 //! ([`RoomKind::is_viewed`]). Membership is durable (the `room_members` table); subscription is
 //! live (the hub).
 
+use std::sync::Arc;
+
 use tandem_protocol::room::{Room, RoomKind};
 
 use super::DomainError;
+use crate::hub::{Connection, Hub};
 use crate::store::Store;
 
 /// Every room `user_id` is a member of (threads, drafts, canvases): its threads are joined
@@ -31,4 +34,21 @@ pub async fn authorize(store: &Store, user_id: &str, room: &Room) -> Result<(), 
 /// answer alike, so nobody can probe which ids exist.
 pub async fn require_member(store: &Store, room: &Room, user_id: &str) -> Result<(), DomainError> {
     if store.is_member(room, user_id).await? { Ok(()) } else { Err(DomainError::NotFound(room.kind().noun())) }
+}
+
+/// Subscribes `connection` to `room` (already authorised). In cluster mode, when this node
+/// has no subscriber of the room yet, the room's newest seq is read first, so the node
+/// delivers every event committed after this call began, from whichever node (the read costs
+/// one query, and only for a node's first subscriber of a room). False if it already was.
+pub async fn subscribe(
+    store: &Store,
+    hub: &Hub,
+    connection: &Arc<Connection>,
+    room: &Room,
+) -> Result<bool, DomainError> {
+    if !hub.wants_head(room) {
+        return Ok(hub.subscribe(connection, room));
+    }
+    let head = store.room_log(room).await?.last_seq;
+    Ok(hub.subscribe_after(connection, room, Some(head)))
 }

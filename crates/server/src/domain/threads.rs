@@ -53,7 +53,7 @@ pub async fn create(store: &Store, hub: &Hub, creator: &UserRecord, name: &str) 
         created_at: clock::now_ms(),
     };
     store.create_thread(&thread).await?;
-    hub.join_user(&creator.id, &Room::thread(&thread.id));
+    hub.join_user(&creator.id, &Room::thread(&thread.id), None);
     let member = ThreadMemberRecord {
         thread_id: thread.id.clone(),
         user_id: creator.id.clone(),

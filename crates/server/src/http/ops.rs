@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use tandem_protocol::rest::HealthStatus;
+use tandem_protocol::rest::{BusHealth, HealthStatus};
 
 use super::AppState;
 
@@ -21,18 +21,29 @@ pub fn router() -> Router<AppState> {
 
 /// 200 while the process runs. Never touches the store.
 async fn healthz() -> Json<HealthStatus> {
-    Json(HealthStatus { status: "ok".into() })
+    Json(HealthStatus::new("ok"))
 }
 
-/// 200 when the store answers a query within 2 s, 503 otherwise.
+/// 200 when the store answers a query within 2 s, 503 otherwise. In cluster mode the body
+/// also reports the bus; a node whose Redis is down stays ready (it serves its connections).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(HealthStatus { status: "ready".into() })),
+        Ok(Ok(())) => {
+            let bus = state.hub.bus().map(|bus| BusHealth {
+                connected: bus.connected,
+                reconnects: bus.reconnects,
+                backfilled_events: bus.backfilled,
+                gaps: bus.gaps,
+                malformed_messages: bus.malformed,
+                dropped_publications: bus.dropped,
+            });
+            (StatusCode::OK, Json(HealthStatus { status: "ready".into(), bus }))
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "store unavailable".into() }))
+            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus::new("store unavailable")))
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "store timed out".into() })),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus::new("store timed out"))),
     }
 }
 

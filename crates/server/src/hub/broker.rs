@@ -36,13 +36,29 @@ pub struct Publication<'a> {
 pub trait Broker: Send + Sync + 'static {
     /// Delivers `publication` to the room's subscribers on every node.
     fn publish(&self, publication: Publication<'_>);
-    /// Subscribes `user_id`'s connections on every node to `room`.
-    fn join_user(&self, user_id: &str, room: &str);
+    /// Subscribes `user_id`'s connections on every node to `room`; they get every durable
+    /// event from `from_seq` on (the event the join came with), where given.
+    fn join_user(&self, user_id: &str, room: &str, from_seq: Option<i64>);
     /// Unsubscribes `user_id`'s connections on every node from `room`.
     fn leave_user(&self, user_id: &str, room: &str);
     /// This node got its first local subscriber of `room` (`true`) or lost its last (`false`):
-    /// a network broker starts or stops listening to the room's channel.
-    fn interest(&self, room: &str, interested: bool);
+    /// a network broker starts or stops listening to the room's channel. `after`: the room's
+    /// newest seq as read before the subscription, so a network broker delivers every later
+    /// event (without it, it reads the room's head itself, a moment later).
+    fn interest(&self, room: &str, interested: bool, after: Option<i64>);
+    /// Whether a subscription of `room` should say where the room stood ([`Broker::interest`]'s
+    /// `after`): only a network broker that has no feed of the room yet wants it.
+    fn wants_head(&self, _room: &str) -> bool {
+        false
+    }
+    /// How the network under the broker is doing (`None`: there is none, one node).
+    fn report(&self) -> Option<super::redis::BusReport> {
+        None
+    }
+    /// Stops the broker's background work and waits for it (nothing to stop by default).
+    fn close(&self) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// What arrives at a node from its broker: deliveries and membership changes, applied to this
@@ -97,7 +113,8 @@ impl Broker for LocalBroker {
         self.inbound.deliver(publication);
     }
 
-    fn join_user(&self, user_id: &str, room: &str) {
+    fn join_user(&self, user_id: &str, room: &str, _from_seq: Option<i64>) {
+        // One node: the join is applied before the event is published.
         self.inbound.join_user(user_id, room);
     }
 
@@ -105,7 +122,7 @@ impl Broker for LocalBroker {
         self.inbound.leave_user(user_id, room);
     }
 
-    fn interest(&self, _room: &str, _interested: bool) {
+    fn interest(&self, _room: &str, _interested: bool, _after: Option<i64>) {
         // One node: every publication is already here.
     }
 }
@@ -165,7 +182,7 @@ pub mod conformance {
         let (a1, a2) = (hub.connection("a", 8), hub.connection("a", 8));
         hub.connect(&a1);
         hub.connect(&a2);
-        hub.join_user("a", &room);
+        hub.join_user("a", &room, None);
         hub.publish(&room, Frame::from_static("in"));
         assert_eq!(next(&a1).await.as_deref(), Some("in"));
         assert_eq!(next(&a2).await.as_deref(), Some("in"));

@@ -8,7 +8,8 @@
 //!   into this node; a cluster broker carries the same [`Publication`]s to every node's
 //!   [`Inbound`] and learns, through [`Broker::interest`], which rooms this node needs;
 //! * [`Presence`] is the seam for who is online and with whom ([`LocalPresence`] for one node);
-//! * [`activity`] is the ephemeral room activity (typing, cursors, tile editing) of every room.
+//! * [`activity`] is the ephemeral room activity (typing, cursors, tile editing) of every room;
+//! * [`redis`] is the cluster broker.
 //!
 //! A frame is encoded to JSON **once**; every recipient gets a reference-counted clone of the
 //! bytes. Each [`Connection`] has a bounded [`OutboundQueue`]; overflow closes that connection
@@ -19,6 +20,7 @@ mod broker;
 mod connection;
 mod presence;
 mod queue;
+pub mod redis;
 mod registry;
 mod shards;
 
@@ -136,21 +138,34 @@ impl Hub {
     /// transition.
     pub fn disconnect(&self, connection: &Arc<Connection>) -> Transition {
         for room in self.registry.unregister(connection) {
-            self.broker.interest(&room, false);
+            self.broker.interest(&room, false, None);
         }
         self.presence.disconnect(connection.user_id())
     }
 
     /// Subscribes one connection to `room`. False if it already was.
     pub fn subscribe(&self, connection: &Arc<Connection>, room: &str) -> bool {
+        self.subscribe_after(connection, room, None)
+    }
+
+    /// [`Hub::subscribe`], saying that the room's newest seq was `after` before it (from a
+    /// store read, or the connection's cursor): in cluster mode, if this is the node's first
+    /// subscriber of the room, every event after it is delivered here.
+    pub fn subscribe_after(&self, connection: &Arc<Connection>, room: &str, after: Option<i64>) -> bool {
         match self.registry.subscribe(connection, room) {
             Change::None => false,
             Change::Changed => true,
             Change::Interest => {
-                self.broker.interest(room, true);
+                self.broker.interest(room, true, after);
                 true
             }
         }
+    }
+
+    /// Whether a subscriber of `room` should read where the room stands first and subscribe
+    /// with [`Hub::subscribe_after`] (cluster mode, no subscriber of the room on this node yet).
+    pub fn wants_head(&self, room: &str) -> bool {
+        self.broker.wants_head(room)
     }
 
     /// Unsubscribes one connection from `room`. False if it was not subscribed.
@@ -159,7 +174,7 @@ impl Hub {
             Change::None => false,
             Change::Changed => true,
             Change::Interest => {
-                self.broker.interest(room, false);
+                self.broker.interest(room, false, None);
                 true
             }
         }
@@ -202,9 +217,11 @@ impl Hub {
 
     /// Subscribes every open connection of `user_id`, on every node, to `room`, and counts
     /// `room` among the user's rooms for presence (e.g. after the user accepted an invitation).
-    pub fn join_user(&self, user_id: &str, room: &str) {
+    /// `from_seq`: the seq of the durable event the join came with (about to be published);
+    /// the user's connections get it and every later event of the room, on every node.
+    pub fn join_user(&self, user_id: &str, room: &str, from_seq: Option<i64>) {
         self.presence.joined(user_id, room);
-        self.broker.join_user(user_id, room);
+        self.broker.join_user(user_id, room, from_seq);
     }
 
     /// Unsubscribes every open connection of `user_id`, on every node, from `room`, and drops
@@ -246,9 +263,16 @@ impl Hub {
         &self.activity
     }
 
-    /// Stops the hub's own background work (activity wake-ups) and waits for it.
+    /// Stops the hub's own background work (activity wake-ups, the broker's tasks) and waits
+    /// for it.
     pub async fn close(&self) {
         self.activity.close().await;
+        self.broker.close().await;
+    }
+
+    /// The bus's state in cluster mode; `None` on a single node.
+    pub fn bus(&self) -> Option<redis::BusReport> {
+        self.broker.report()
     }
 
     /// The presence seam (set a user's rooms, find co-members, announce).

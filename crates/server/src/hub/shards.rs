@@ -43,3 +43,16 @@ impl<V> Shards<V> {
         self.shard(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+impl<V> Shards<V> {
+    /// Every key, read shard by shard (one guard at a time): a snapshot that may miss keys
+    /// added meanwhile.
+    pub fn all_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            keys.extend(shard.keys().map(|key| key.to_string()));
+        }
+        keys
+    }
+}

@@ -94,9 +94,9 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
         tracing::warn!(error = %e, "could not load the user's rooms; closing with 1013");
         connection.queue().close(CloseReason::Unavailable);
     }
-    for room in cursors.keys() {
+    for (room, after) in &cursors {
         // Viewed rooms given with a cursor are joined too (user: and thread: ones already are).
-        ctx.hub.subscribe(connection, room);
+        ctx.hub.subscribe_after(connection, room, Some(*after));
     }
     if came_online != Transition::Unchanged {
         let (store, hub, user_id) = (ctx.store.clone(), ctx.hub.clone(), user_id.clone());
@@ -267,7 +267,7 @@ async fn first_frame_auth(stream: &mut Stream, ctx: &Context) -> Result<(UserRec
 async fn join_rooms(ctx: &Context, connection: &Arc<Connection>) -> Result<(), DomainError> {
     let hub = &ctx.hub;
     let user_id = connection.user_id();
-    hub.subscribe(connection, &Room::user(user_id));
+    rooms::subscribe(&ctx.store, hub, connection, &Room::user(user_id)).await?;
     loop {
         let epoch = hub.membership_epoch(user_id);
         let member_of = rooms::member_rooms(&ctx.store, user_id).await?;
@@ -279,7 +279,7 @@ async fn join_rooms(ctx: &Context, connection: &Arc<Connection>) -> Result<(), D
             }
         }
         for room in &threads {
-            hub.subscribe(connection, room);
+            rooms::subscribe(&ctx.store, hub, connection, room).await?;
         }
         if hub.membership_epoch(user_id) == epoch {
             let names: Vec<Box<str>> = member_of.iter().map(|room| Box::from(room.as_str())).collect();

@@ -16,11 +16,11 @@ pub async fn subscribe(session: &Session, room: &str, after: Option<i64>) -> Res
     let hub = &session.context.hub;
     rooms::authorize(&session.context.store, session.connection.user_id(), &room).await?;
     let Some(after) = after else {
-        hub.subscribe(&session.connection, &room);
+        rooms::subscribe(&session.context.store, hub, &session.connection, &room).await?;
         return super::canvas::after_subscribe(session, &room).await;
     };
     session.connection.begin_recovery(&room);
-    hub.subscribe(&session.connection, &room);
+    hub.subscribe_after(&session.connection, &room, Some(after));
     recovery::replay(&session.context.store, hub, &session.connection, &room, after).await;
     super::canvas::after_subscribe(session, &room).await
 }
@@ -57,7 +57,7 @@ pub async fn resume(session: &Session, cursors: &Cursors) -> Result<Reply, Domai
     for (room, after) in parsed {
         let joined = !session.connection.in_room(&room);
         session.connection.begin_recovery(&room);
-        session.context.hub.subscribe(&session.connection, &room);
+        session.context.hub.subscribe_after(&session.connection, &room, Some(after));
         recovery::replay(&session.context.store, &session.context.hub, &session.connection, &room, after).await;
         if joined {
             super::viewer_resumed(session, &room).await;

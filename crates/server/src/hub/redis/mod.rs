@@ -1,0 +1,33 @@
+//! Cluster mode: the [`Broker`](super::Broker) over Redis pub/sub.
+//!
+//! * Interest-based: a node listens to a room's channel only while it has a local subscriber
+//!   of the room ([`Broker::interest`](super::Broker::interest)); every node listens to the
+//!   membership channel, so a user's connections follow their joins and leaves on every node.
+//! * The publishing node delivers to its own connections directly, never through Redis, so
+//!   a node whose Redis is down keeps serving its own connections.
+//! * The bus is a fast hint, the database log is the truth: each node delivers each room's
+//!   durable events in seq order, once, through its `Sequencer`, and fills any gap (a lost
+//!   message, an outage, the moments before a subscription took effect) from the log.
+//! * `wire` is the message format; `status` the counters behind `/readyz` and `/metrics`.
+
+mod broker;
+mod connect;
+mod sequencer;
+mod status;
+mod wire;
+
+use futures_util::future::BoxFuture;
+
+pub use broker::RedisBroker;
+pub use connect::{Bus, BusError};
+pub use status::BusReport;
+
+use super::Frame;
+
+/// The durable log as the bus reads it to fill gaps (the store, wired in by the server).
+pub trait Log: Send + Sync + 'static {
+    /// The room's newest seq (0 for a room with no event).
+    fn head<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<i64, String>>;
+    /// Up to `limit` events of `room` after seq `after`, in seq order.
+    fn after<'a>(&'a self, room: &'a str, after: i64, limit: i64) -> BoxFuture<'a, Result<Vec<(i64, Frame)>, String>>;
+}

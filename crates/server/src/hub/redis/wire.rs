@@ -1,0 +1,198 @@
+//! What one node tells the others over Redis pub/sub, and how it is written.
+//!
+//! Text, one header field per line, then the body as is: a frame is already JSON, so it is
+//! neither parsed nor escaped again on the way (a hand-written format for that reason: a JSON
+//! or MessagePack envelope would copy every frame once more on both sides).
+//!
+//! * A room's publication, on channel [`room_channel`]:
+//!   `P1\n{node:x}\n{seq or empty}\n{except}\n{frame}`, where `except` is empty, `c{conn:x}` (one
+//!   connection of the publishing node) or `u{user id}` (every connection of that user).
+//! * A membership change, on channel [`MEMBERSHIP_CHANNEL`]:
+//!   `M1\n{node:x}\n{j or l}\n{seq or empty}\n{user id}\n{room}`, where `seq` is the durable event
+//!   the join came with (the user's connections get it and every later one).
+//!
+//! Anything else is [`Malformed`]: counted and dropped by the receiver, never delivered.
+
+use crate::hub::{ConnId, Except, Frame, NodeId};
+
+/// Every node listens here for membership changes (low volume: joins and leaves of rooms).
+pub const MEMBERSHIP_CHANNEL: &str = "tandem:members";
+/// Prefix of the per-room channels.
+const ROOM_CHANNEL_PREFIX: &str = "tandem:room:";
+
+/// The channel of `room`'s publications.
+pub fn room_channel(room: &str) -> String {
+    format!("{ROOM_CHANNEL_PREFIX}{room}")
+}
+
+/// The room of a room channel, if `channel` is one.
+pub fn channel_room(channel: &str) -> Option<&str> {
+    channel.strip_prefix(ROOM_CHANNEL_PREFIX)
+}
+
+/// A message from the bus that is not one of ours; the reason, for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed bus message: {0}")]
+pub struct Malformed(pub &'static str);
+
+/// A decoded publication (the room is the channel's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WirePublication {
+    /// The publishing node.
+    pub node: NodeId,
+    /// The durable event's seq, if it is one.
+    pub seq: Option<i64>,
+    /// Recipients skipped.
+    pub except: Option<Except>,
+    /// The frame, shared with every local recipient.
+    pub frame: Frame,
+}
+
+/// A decoded membership change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireMembership {
+    /// The node that made the change (it applied it locally already).
+    pub node: NodeId,
+    /// Joins (`true`) or leaves (`false`).
+    pub joins: bool,
+    /// The seq of the durable event a join came with.
+    pub from_seq: Option<i64>,
+    /// The user whose connections move.
+    pub user_id: String,
+    /// The room.
+    pub room: String,
+}
+
+/// Writes a publication.
+pub fn encode_publication(node: NodeId, seq: Option<i64>, except: Option<&Except>, frame: &str) -> Vec<u8> {
+    let except = match except {
+        None => String::new(),
+        Some(Except::Connection(id)) => format!("c{:x}", id.0),
+        Some(Except::User(user)) => format!("u{user}"),
+    };
+    let seq = seq.map(|seq| seq.to_string()).unwrap_or_default();
+    let mut out = Vec::with_capacity(frame.len() + except.len() + seq.len() + 24);
+    out.extend_from_slice(format!("P1\n{:x}\n{seq}\n{except}\n", node.0).as_bytes());
+    out.extend_from_slice(frame.as_bytes());
+    out
+}
+
+/// Reads a publication.
+pub fn decode_publication(payload: &[u8]) -> Result<WirePublication, Malformed> {
+    let mut fields = payload.splitn(5, |b| *b == b'\n');
+    if fields.next() != Some(b"P1") {
+        return Err(Malformed("not a publication (P1)"));
+    }
+    let node = node(fields.next())?;
+    let seq = seq(fields.next())?;
+    let except = match text(fields.next())? {
+        "" => None,
+        value if value.starts_with('c') => Some(Except::Connection(ConnId(
+            u64::from_str_radix(&value[1..], 16).map_err(|_| Malformed("bad connection id"))?,
+        ))),
+        value if value.starts_with('u') && value.len() > 1 => Some(Except::User(value[1..].to_owned())),
+        _ => return Err(Malformed("bad except")),
+    };
+    let body = fields.next().ok_or(Malformed("no frame"))?;
+    let frame = std::str::from_utf8(body).map_err(|_| Malformed("frame is not UTF-8"))?;
+    if frame.is_empty() {
+        return Err(Malformed("empty frame"));
+    }
+    Ok(WirePublication { node, seq, except, frame: Frame::from(frame.to_owned()) })
+}
+
+/// Writes a membership change.
+pub fn encode_membership(node: NodeId, joins: bool, from_seq: Option<i64>, user_id: &str, room: &str) -> Vec<u8> {
+    let seq = from_seq.map(|seq| seq.to_string()).unwrap_or_default();
+    format!("M1\n{:x}\n{}\n{seq}\n{user_id}\n{room}", node.0, if joins { 'j' } else { 'l' }).into_bytes()
+}
+
+/// Reads a membership change.
+pub fn decode_membership(payload: &[u8]) -> Result<WireMembership, Malformed> {
+    let mut fields = payload.splitn(6, |b| *b == b'\n');
+    if fields.next() != Some(b"M1") {
+        return Err(Malformed("not a membership change (M1)"));
+    }
+    let node = node(fields.next())?;
+    let joins = match text(fields.next())? {
+        "j" => true,
+        "l" => false,
+        _ => return Err(Malformed("bad membership kind")),
+    };
+    let from_seq = seq(fields.next())?;
+    let user_id = text(fields.next())?;
+    let room = text(fields.next())?;
+    if user_id.is_empty() || room.is_empty() {
+        return Err(Malformed("empty user or room"));
+    }
+    Ok(WireMembership { node, joins, from_seq, user_id: user_id.to_owned(), room: room.to_owned() })
+}
+
+fn text(field: Option<&[u8]>) -> Result<&str, Malformed> {
+    std::str::from_utf8(field.ok_or(Malformed("missing field"))?).map_err(|_| Malformed("field is not UTF-8"))
+}
+
+fn seq(field: Option<&[u8]>) -> Result<Option<i64>, Malformed> {
+    match text(field)? {
+        "" => Ok(None),
+        seq => Ok(Some(seq.parse::<i64>().ok().filter(|seq| *seq > 0).ok_or(Malformed("bad seq"))?)),
+    }
+}
+
+fn node(field: Option<&[u8]>) -> Result<NodeId, Malformed> {
+    u64::from_str_radix(text(field)?, 16).map(NodeId).map_err(|_| Malformed("bad node id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publications_round_trip() {
+        let node = NodeId(0xabc);
+        for (seq, except) in [
+            (None, None),
+            (Some(7), Some(Except::Connection(ConnId(0x1f)))),
+            (Some(1), Some(Except::User("6b0226dbd31e82201c51ad72".into()))),
+        ] {
+            let frame = "{\"type\":\"x\",\"text\":\"two\\nlines\"}\n";
+            let decoded = decode_publication(&encode_publication(node, seq, except.as_ref(), frame)).expect("decodes");
+            assert_eq!(decoded, WirePublication { node, seq, except, frame: Frame::from(frame.to_owned()) });
+        }
+    }
+
+    #[test]
+    fn memberships_round_trip() {
+        for (joins, from_seq) in [(true, Some(4)), (true, None), (false, None)] {
+            let encoded = encode_membership(NodeId(5), joins, from_seq, "u1", "thread:t");
+            let decoded = decode_membership(&encoded).expect("decodes");
+            assert_eq!(
+                decoded,
+                WireMembership { node: NodeId(5), joins, from_seq, user_id: "u1".into(), room: "thread:t".into() }
+            );
+        }
+    }
+
+    #[test]
+    fn anything_else_is_malformed() {
+        for payload in [
+            &b""[..],
+            b"P1",
+            b"P2\n1\n\n\n{}",
+            b"P1\nzz\n\n\n{}",
+            b"P1\n1\n-3\n\n{}",
+            b"P1\n1\nx\n\n{}",
+            b"P1\n1\n\nq\n{}",
+            b"P1\n1\n\nu\n{}",
+            b"P1\n1\n\n\n",
+            b"P1\n1\n\n\n\xff\xfe",
+        ] {
+            assert!(decode_publication(payload).is_err(), "{:?}", String::from_utf8_lossy(payload));
+        }
+        for payload in
+            [&b"M1\n1\nx\n\nu\nr"[..], b"M1\n1\nj\n\n\nr", b"M1\n1\nj\n\nu", b"M1\n1\nj\n0\nu\nr", b"P1\n1\nj\n\nu\nr"]
+        {
+            assert!(decode_membership(payload).is_err(), "{:?}", String::from_utf8_lossy(payload));
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Cluster mode (API.md §5): nodes sharing one PostgreSQL schema and a private
+//! `redis-server` deliver each other's durable and ephemeral frames, follow membership changes
+//! made on another node, refuse what they cannot do, drop malformed bus messages, and lose
+//! nothing through a Redis outage (gaps filled from the log).
+//!
+//! The nodes are full servers in this test process, each on its own port with its own hub,
+//! talking to each other only through Redis and the database.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::redis::RedisProcess;
+use common::threads::{add_member, create_thread, post_message};
+use common::{Engine, TestDb, TestServer, WAIT, WsClient, recv, user};
+use serde_json::{Value, json};
+use tandem_server::{ServeConfig, Server};
+
+/// A PostgreSQL schema and a private Redis, or `None` (skipped, said on stderr).
+async fn cluster_services() -> Option<(TestDb, RedisProcess)> {
+    let db = TestDb::new(Engine::Postgres).await?;
+    let redis = RedisProcess::start().await?;
+    redis.ready().await;
+    Some((db, redis))
+}
+
+async fn node(db: &TestDb, redis: &RedisProcess, name: &str) -> TestServer {
+    let (url, name) = (redis.url(), name.to_owned());
+    TestServer::start_on(&db.url, move |config| {
+        config.jwt_secret = Some(common::TEST_SECRET.into());
+        config.redis_url = Some(url);
+        config.node_id = Some(name);
+    })
+    .await
+}
+
+/// The next frame of `kind`, skipping others (presence, activity of other users).
+async fn next_of(ws: &mut WsClient, kind: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "no `{kind}` frame within {WAIT:?}");
+        let frame = ws.next().await;
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+async fn readyz(node: &TestServer) -> Value {
+    let (status, body) = node.call("GET", "/readyz", None, None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn durable_events_reach_members_on_every_node_in_order() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b, c) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await, node(&db, &redis, "c").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&b, "bob").await;
+    let thread = create_thread(&a, &alice, "cross-node").await;
+    add_member(&c, &alice, &thread, &bob).await;
+
+    // Bob's socket is on b; the messages are written on a and c, alternately, right after
+    // he connected (before b's subscription to the room may have taken effect).
+    let mut bob_ws = b.connect(&bob.token).await;
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let writer = if i % 2 == 0 { &a } else { &c };
+        let message = post_message(writer, &alice, &thread, json!({"text": format!("m{i}")})).await;
+        sent.push(message["id"].clone());
+    }
+    let (mut received, mut seqs) = (Vec::new(), Vec::new());
+    while received.len() < sent.len() {
+        let frame = next_of(&mut bob_ws, "message_created").await;
+        received.push(frame["id"].clone());
+        seqs.push(frame["seq"].as_i64().expect("seq"));
+    }
+    assert_eq!(received, sent, "every message once, in the order written");
+    assert!(seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "consecutive seqs: {seqs:?}");
+    let bus = &readyz(&b).await["bus"];
+    assert_eq!(bus["connected"], true, "{bus}");
+}
+
+#[tokio::test]
+async fn a_membership_change_on_one_node_moves_connections_on_another() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let thread = create_thread(&a, &alice, "join me").await;
+    // Bob is connected to b before he joins; he joins through a.
+    let mut bob_ws = b.connect(&bob.token).await;
+    add_member(&a, &alice, &thread, &bob).await;
+    let accepted = next_of(&mut bob_ws, "invitation_accepted").await;
+    assert_eq!(accepted["user_id"], bob.id.as_str(), "{accepted}");
+    post_message(&a, &alice, &thread, json!({"text": "welcome"})).await;
+    let message = next_of(&mut bob_ws, "message_created").await;
+    assert_eq!(message["snapshot"]["text"], "welcome", "{message}");
+}
+
+#[tokio::test]
+async fn ephemeral_frames_cross_nodes() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let thread = create_thread(&a, &alice, "cursors").await;
+    add_member(&a, &alice, &thread, &bob).await;
+    let room = format!("thread:{thread}");
+    let mut alice_ws = a.connect(&alice.token).await;
+    let mut bob_ws = b.connect(&bob.token).await;
+    // Ephemeral frames are not in the log: they reach b once its subscription took effect,
+    // so alice moves her cursor until bob sees it (each position a new frame).
+    let deadline = Instant::now() + WAIT;
+    let mut x = 0;
+    let seen = loop {
+        assert!(Instant::now() < deadline, "no user_cursor reached the other node within {WAIT:?}");
+        x += 1;
+        alice_ws.send(json!({"type": "cursor", "room": room, "x": x, "y": 1})).await;
+        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(200), next_of(&mut bob_ws, "user_cursor")).await {
+            break frame;
+        }
+    };
+    assert_eq!((seen["user_id"].as_str(), seen["room"].as_str()), (Some(alice.id.as_str()), Some(room.as_str())));
+}
+
+#[tokio::test]
+async fn redis_with_sqlite_and_a_taken_node_name_are_refused() {
+    let Some(redis) = RedisProcess::start().await else { return };
+    redis.ready().await;
+    let sqlite = TestDb::new(Engine::Sqlite).await.expect("SQLite always runs");
+    let mut config = ServeConfig::with_database_url(&sqlite.url);
+    config.addr = "127.0.0.1:0".parse().expect("addr");
+    config.redis_url = Some(redis.url());
+    let error = Server::start(config).await.expect_err("SQLite + Redis is refused").to_string();
+    assert!(error.contains("PostgreSQL"), "{error}");
+
+    let Some(db) = TestDb::new(Engine::Postgres).await else { return };
+    let _first = node(&db, &redis, "same").await;
+    let mut config = ServeConfig::with_database_url(&db.url);
+    config.addr = "127.0.0.1:0".parse().expect("addr");
+    config.redis_url = Some(redis.url());
+    config.node_id = Some("same".into());
+    let error = Server::start(config).await.expect_err("a taken node name is refused").to_string();
+    assert!(error.contains("same") && error.contains("--node-id"), "{error}");
+
+    let mut config = ServeConfig::with_database_url(&db.url);
+    config.addr = "127.0.0.1:0".parse().expect("addr");
+    config.redis_url = Some("redis://127.0.0.1:1".into());
+    let error = Server::start(config).await.expect_err("an unreachable Redis is refused").to_string();
+    assert!(error.contains("cannot connect to Redis"), "{error}");
+}
+
+#[tokio::test]
+async fn malformed_bus_messages_are_counted_and_dropped() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let thread = create_thread(&a, &alice, "noise").await;
+    add_member(&a, &alice, &thread, &bob).await;
+    let mut bob_ws = b.connect(&bob.token).await;
+    // Wait until b listens to the thread's channel: a message written on a arrives.
+    post_message(&a, &alice, &thread, json!({"text": "first"})).await;
+    next_of(&mut bob_ws, "message_created").await;
+
+    let mut redis_cli = redis.connection().await;
+    for (channel, payload) in [
+        ("tandem:members".to_owned(), "not a membership change".to_owned()),
+        (format!("tandem:room:thread:{thread}"), "P1\nzz\n\n\n{}".to_owned()),
+        (format!("tandem:room:thread:{thread}"), "{\"type\":\"message_created\",\"forged\":true}".to_owned()),
+    ] {
+        let _: i64 =
+            redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut redis_cli).await.expect("publish");
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let bus = readyz(&b).await["bus"].clone();
+        if bus["malformed_messages"].as_u64() >= Some(3) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "malformed messages not counted: {bus}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing forged was delivered, and the node still works.
+    post_message(&a, &alice, &thread, json!({"text": "second"})).await;
+    let message = next_of(&mut bob_ws, "message_created").await;
+    assert_eq!(message["snapshot"]["text"], "second", "{message}");
+    assert!(message.get("forged").is_none());
+}
+
+#[tokio::test]
+async fn events_written_while_redis_is_down_arrive_once_in_order_after_it_returns() {
+    let Some((db, mut redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let thread = create_thread(&a, &alice, "outage").await;
+    add_member(&a, &alice, &thread, &bob).await;
+    let mut bob_ws = b.connect(&bob.token).await;
+    let first = post_message(&a, &alice, &thread, json!({"text": "before"})).await;
+    assert_eq!(recv(&mut bob_ws, "message_created").await["id"], first["id"]);
+
+    redis.stop();
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(post_message(&a, &alice, &thread, json!({"text": format!("during {i}")})).await["id"].clone());
+    }
+    let outage_over = Instant::now();
+    redis.restart().await;
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        received.push(next_of(&mut bob_ws, "message_created").await["id"].clone());
+    }
+    let caught_up = outage_over.elapsed();
+    assert_eq!(received, sent, "every event written during the outage, once, in order");
+    assert!(caught_up < Duration::from_secs(5), "caught up {caught_up:?} after Redis returned");
+    eprintln!("caught up {caught_up:?} after Redis returned");
+    // And live cross-node fan-out works again.
+    let after = post_message(&a, &alice, &thread, json!({"text": "after"})).await;
+    assert_eq!(next_of(&mut bob_ws, "message_created").await["id"], after["id"]);
+}
