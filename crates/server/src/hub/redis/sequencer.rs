@@ -138,7 +138,10 @@ impl Sequencer {
         let Some(feed) = feeds.get_mut(room) else { return false };
         let oldest_held = feed.held.first_key_value().map_or(i64::MAX, |(seq, _)| seq - 1);
         feed.last = Some(head.min(oldest_held).max(0));
-        feed.release(deliver)
+        let gap_left = feed.release(deliver);
+        // Events up to the head that were not held are committed and still to be read.
+        feed.filling = gap_left || feed.last < Some(head);
+        feed.filling
     }
 
     /// The filler read `events` (in seq order) after the feed's last seq. Returns whether the
