@@ -42,9 +42,7 @@ impl<V> Shards<V> {
     pub fn write(&self, key: &str) -> RwLockWriteGuard<'_, HashMap<Box<str>, V>> {
         self.shard(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
 
-impl<V> Shards<V> {
     /// Every key, read shard by shard (one guard at a time): a snapshot that may miss keys
     /// added meanwhile.
     pub fn all_keys(&self) -> Vec<String> {

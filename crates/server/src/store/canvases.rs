@@ -7,7 +7,7 @@
 
 use tandem_protocol::room::Room;
 
-use super::guard::{USER_EXISTS, lock_member};
+use super::guard::{USER_EXISTS, add_member, lock_member};
 use super::members::ADD_MEMBER;
 use super::{
     BeginRead, BeginWrite, EncodeEvent, Envelope, ROOM_SEQ, Refusal, Store, StoreError, StoredEvent, Written,
@@ -165,14 +165,7 @@ impl Store {
             if !sqlx::query_scalar::<_, bool>(USER_EXISTS).bind(user_id).fetch_one(&mut *tx).await? {
                 return Ok(Err(Refusal::NotFound("user")));
             }
-            let added = sqlx::query(ADD_MEMBER)
-                .bind(room.as_str())
-                .bind(user_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if added == 0 {
+            if !add_member!(tx, &room, user_id, at) {
                 return Ok(Err(Refusal::Conflict("the user is already a member of this canvas")));
             }
             tx.commit().await?;

@@ -82,6 +82,23 @@ macro_rules! is_member {
 }
 pub(super) use is_member;
 
+/// Inside write transaction `$tx`: makes `$user` a member of `$room` (joined at `$at`);
+/// evaluates to false if they already were (nothing changes).
+macro_rules! add_member {
+    ($tx:expr, $room:expr, $user:expr, $at:expr) => {{
+        let room: &::tandem_protocol::room::Room = $room;
+        sqlx::query($crate::store::members::ADD_MEMBER)
+            .bind(room.as_str())
+            .bind($user)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+            == 1
+    }};
+}
+pub(super) use add_member;
+
 /// Inside write transaction `$tx` on `$pool`: locks the row of `$room`'s object, then checks
 /// that `$user` is a member; either failing returns `Ok(Err(Refusal::NotFound(noun)))` from
 /// the enclosing function (a non-member learns nothing of the room's existence).

@@ -4,8 +4,7 @@
 
 use tandem_protocol::room::Room;
 
-use super::guard::{USER_EXISTS, is_member, lock_member, lock_room};
-use super::members::ADD_MEMBER;
+use super::guard::{USER_EXISTS, add_member, is_member, lock_member, lock_room};
 use super::{BeginWrite, EncodeEvent, Refusal, Store, StoreError, StoredEvent, Written, append_event, on_writer};
 
 /// A pending invitation with the invitee's current username.
@@ -93,15 +92,7 @@ impl Store {
             if deleted == 0 {
                 return Ok(Err(Refusal::NotFound("invitation")));
             }
-            if sqlx::query(ADD_MEMBER)
-                .bind(room.as_str())
-                .bind(user_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 0
-            {
+            if !add_member!(tx, &room, user_id, at) {
                 return Ok(Err(Refusal::Conflict("the user is already a member of this thread")));
             }
             let event = append_event!(tx, room.as_str(), at, encode).await?;
@@ -172,15 +163,7 @@ impl Store {
             if !valid {
                 return Ok(Err(Refusal::NotFound("invite link")));
             }
-            if sqlx::query(ADD_MEMBER)
-                .bind(room.as_str())
-                .bind(user_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 0
-            {
+            if !add_member!(tx, &room, user_id, at) {
                 return Ok(Err(Refusal::Conflict("the user is already a member of this thread")));
             }
             sqlx::query("DELETE FROM thread_invites WHERE thread_id = $1 AND user_id = $2")

@@ -119,7 +119,7 @@ impl Broker for RedisBroker {
         if interested {
             self.inner.interest_from(room, after.map(|after| after + 1));
         } else {
-            self.inner.interest(room, false);
+            self.inner.stop_interest(room);
         }
     }
 
@@ -183,15 +183,12 @@ impl Inner {
                 self.interest_from(room, from_seq);
             }
         } else if self.inbound.leave_user(user_id, room) {
-            self.interest(room, false);
+            self.stop_interest(room);
         }
     }
 
-    fn interest(&self, room: &str, interested: bool) {
-        if interested {
-            self.interest_from(room, None);
-            return;
-        }
+    /// Stops listening to `room` (its last local subscriber left).
+    fn stop_interest(&self, room: &str) {
         self.sequencer.stop(room);
         self.want(room, false);
     }
