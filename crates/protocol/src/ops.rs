@@ -36,4 +36,6 @@ pub struct BusHealth {
     pub malformed_messages: u64,
     /// Publications that did not reach Redis (the other nodes fill them from the log).
     pub dropped_publications: u64,
+    /// Dead nodes (registration expired) whose users this node took offline.
+    pub dead_nodes: u64,
 }

@@ -1,20 +1,21 @@
 //! Cluster mode wiring: the hub of a node that shares its PostgreSQL database and its Redis
-//! with other nodes (API.md §5). The Redis broker fills gaps from this store's event log.
+//! with other nodes (API.md §5). The Redis broker fills gaps from this store's event log and
+//! takes dead nodes' users offline with it.
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
 use crate::config::ServeConfig;
-use crate::hub::redis::{Bus, Log, RedisBroker};
-use crate::hub::{Frame, Hub, LocalPresence, NodeId};
+use crate::hub::redis::{Bus, Database, RedisBroker};
+use crate::hub::{Broker, Frame, Hub, NodeId, Presence};
 use crate::server::StartError;
 use crate::store::Store;
 
-/// The event log as the broker reads it.
-struct StoreLog(Store);
+/// The store as the cluster reads it.
+struct StoreDatabase(Store);
 
-impl Log for StoreLog {
+impl Database for StoreDatabase {
     fn head<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<i64, String>> {
         Box::pin(async move { self.0.room_log(room).await.map(|log| log.last_seq).map_err(|e| e.to_string()) })
     }
@@ -25,6 +26,23 @@ impl Log for StoreLog {
             Ok(events.into_iter().map(|event| (event.seq, Frame::from(event.frame))).collect())
         })
     }
+
+    fn rooms_of<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let rooms = self.0.member_rooms(user_id).await.map_err(|e| e.to_string())?;
+            Ok(rooms.into_iter().map(String::from).collect())
+        })
+    }
+
+    fn set_last_online<'a>(&'a self, user_id: &'a str, at: i64) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.0.set_last_online(user_id, at).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// Whether `name` can name a node: 1 to 64 ASCII letters, digits, `.`, `_` or `-` (it goes
+/// into Redis keys and bus messages as is).
+fn is_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// The hub for `config`: in-process on one node; over Redis with `--redis-url`, which needs
@@ -40,9 +58,18 @@ pub async fn hub(config: &ServeConfig, store: &Store) -> Result<Hub, StartError>
     }
     let node = NodeId::random();
     let name = config.node_id.clone().unwrap_or_else(|| format!("node-{:08x}", node.0 >> 32));
+    if !is_node_name(&name) {
+        return Err(StartError::Config(format!(
+            "--node-id `{name}` is not a node name: use 1 to 64 ASCII letters, digits, '.', '_' or '-'"
+        )));
+    }
     let bus =
         Bus::connect(url, &name, node, config.node_timeout).await.map_err(|e| StartError::Config(e.to_string()))?;
     tracing::info!(node = %name, "cluster mode: Redis connected");
-    let log: Arc<dyn Log> = Arc::new(StoreLog(store.clone()));
-    Ok(Hub::new(node, |inbound| RedisBroker::start(bus, node, inbound, log), Arc::new(LocalPresence::default())))
+    let database: Arc<dyn Database> = Arc::new(StoreDatabase(store.clone()));
+    let grace = config.presence_grace;
+    Ok(Hub::new(node, |inbound| {
+        let (broker, presence) = RedisBroker::start(bus, node, inbound, database, grace);
+        (broker as Arc<dyn Broker>, presence as Arc<dyn Presence>)
+    }))
 }

@@ -11,12 +11,14 @@ use crate::clock;
 use crate::hub::{self, Hub, Transition};
 use crate::store::{Store, UserRecord};
 
-/// Acts on a presence transition of `user_id`: writes `last_online` when the user went offline,
+/// Acts on a presence transition of `user_id`: writes `last_online` when the user went offline
+/// (in a cluster, when no node this one knows of has the user; the node that finds in Redis
+/// that the user left the last node writes it too),
 /// then sends `user_status_changed` to the `user:` room of each online collaborator, unless a
 /// newer transition of the same user happened meanwhile (it announces itself). The recipients
 /// come from the hub's presence, not the store: a reconnect storm costs memory reads, not one
-/// query per connection. Failures are logged: presence is best effort and never fails the
-/// connection.
+/// query per connection (in a cluster, each node tells its own connections). Failures are
+/// logged: presence is best effort and never fails the connection.
 pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Transition) {
     let (is_online, generation) = match transition {
         Transition::WentOnline { generation } => (true, generation),
@@ -31,14 +33,8 @@ pub async fn announce(store: &Store, hub: &Hub, user_id: &str, transition: Trans
     {
         tracing::warn!(error = %e, user_id, "could not record last_online");
     }
-    let presence = hub.presence();
-    let collaborators = presence.co_members_online(user_id);
     let frame = hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp });
-    presence.announce(user_id, generation, is_online, &mut || {
-        for collaborator in &collaborators {
-            hub.publish(&Room::user(collaborator), frame.clone());
-        }
-    });
+    hub.presence().announce(user_id, generation, is_online, &frame);
 }
 
 /// After `user_id` joined `room` (its join event is published), tells the room the user is

@@ -36,6 +36,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus
                 gaps: bus.gaps,
                 malformed_messages: bus.malformed,
                 dropped_publications: bus.dropped,
+                dead_nodes: bus.dead_nodes,
             });
             (StatusCode::OK, Json(HealthStatus { status: "ready".into(), bus }))
         }

@@ -32,7 +32,7 @@ use activity::Activity;
 
 pub use broker::{Broker, Inbound, LocalBroker, Publication};
 pub use connection::{ConnId, Connection};
-pub use presence::{LocalPresence, Presence, Transition};
+pub use presence::{LocalPresence, NodePresence, Presence, Transition, deliver_to_users};
 pub use queue::{CloseReason, OutboundQueue, Push};
 use registry::{Change, Registry};
 
@@ -107,13 +107,14 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// A single-node hub: in-process broker and presence.
     pub fn local() -> Self {
-        Self::new(NodeId::random(), |inbound| LocalBroker::new(inbound), Arc::new(LocalPresence::default()))
+        Self::new(NodeId::random(), |inbound| (LocalBroker::new(inbound.clone()), LocalPresence::new(inbound)))
     }
 
-    /// A hub on node `node` whose broker is built by `broker` around this node's inbound side.
-    pub fn new(node: NodeId, broker: impl FnOnce(Inbound) -> Arc<dyn Broker>, presence: Arc<dyn Presence>) -> Self {
+    /// A hub on node `node` whose broker and presence are built by `seams` around this node's
+    /// inbound side.
+    pub fn new(node: NodeId, seams: impl FnOnce(Inbound) -> (Arc<dyn Broker>, Arc<dyn Presence>)) -> Self {
         let registry = Registry::default();
-        let broker = broker(Inbound::new(registry.clone()));
+        let (broker, presence) = seams(Inbound::new(registry.clone()));
         let activity = Activity::new(node, registry.clone(), broker.clone());
         Self { node, registry, broker, presence, activity }
     }
@@ -275,7 +276,7 @@ impl Hub {
         self.broker.report()
     }
 
-    /// The presence seam (set a user's rooms, find co-members, announce).
+    /// The presence seam (set a user's rooms, announce).
     pub fn presence(&self) -> &dyn Presence {
         &*self.presence
     }

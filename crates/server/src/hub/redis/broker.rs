@@ -1,11 +1,12 @@
 //! [`RedisBroker`]: publications and membership changes over Redis pub/sub, durable events
 //! in order through the sequencer, gaps filled from the log.
 //!
-//! Its background work runs on five tasks it tracks and stops on [`Broker::close`]:
+//! Its background work runs on seven tasks it tracks and stops on [`Broker::close`]:
 //! the publisher (pipelines queued `PUBLISH`es), the receiver (Redis pushes → this node's
-//! inbound), the interest task (`SUBSCRIBE` / `UNSUBSCRIBE` as local interest changes), the
-//! filler (log reads for rooms with a gap) and the keeper (probes Redis every second, keeps
-//! the node's registration alive, catches every room up after an outage).
+//! inbound and presence), the interest task (`SUBSCRIBE` / `UNSUBSCRIBE` as local interest
+//! changes), the filler (log reads for rooms with a gap), the keeper (probes Redis every
+//! second, keeps the node's registration alive, catches every room up after an outage) and
+//! the two presence tasks (see [`ClusterPresence`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -19,11 +20,12 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Log;
+use super::Database;
 use super::connect::{Bus, node_key};
+use super::presence::{self, ClusterPresence, NODES_KEY};
 use super::sequencer::{Fill, Held, Offered, Sequencer};
 use super::status::{BusReport, BusStatus};
-use super::wire::{self, MEMBERSHIP_CHANNEL};
+use super::wire::{self, MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL};
 use crate::hub::{Broker, Inbound, NodeId, Publication};
 
 /// Publications waiting for the publisher; beyond this they are dropped (and counted): the
@@ -55,7 +57,8 @@ struct Inner {
     /// Wanted interest changes not yet sent to Redis (room → listen?), coalesced.
     interest: Mutex<HashMap<String, bool>>,
     interest_changed: Notify,
-    status: BusStatus,
+    status: Arc<BusStatus>,
+    presence: Arc<ClusterPresence>,
     tasks: TaskTracker,
     closed: CancellationToken,
 }
@@ -67,10 +70,18 @@ pub struct RedisBroker {
 
 impl RedisBroker {
     /// Starts the broker's tasks on `bus`, delivering into `inbound` and filling gaps from
-    /// `log`.
-    pub fn start(bus: Bus, node: NodeId, inbound: Inbound, log: Arc<dyn Log>) -> Arc<Self> {
+    /// `database`; returns it with the node's presence (`grace`: the presence grace, also
+    /// waited before a dead node's users go offline).
+    pub fn start(
+        bus: Bus,
+        node: NodeId,
+        inbound: Inbound,
+        database: Arc<dyn Database>,
+        grace: Duration,
+    ) -> (Arc<Self>, Arc<ClusterPresence>) {
         let (outbox, outgoing) = mpsc::channel(OUTBOX);
         let (fills, fill_rx) = mpsc::unbounded_channel();
+        let presence = ClusterPresence::new(&bus.name, inbound.clone());
         let inner = Arc::new(Inner {
             node,
             inbound,
@@ -79,7 +90,8 @@ impl RedisBroker {
             fills,
             interest: Mutex::default(),
             interest_changed: Notify::new(),
-            status: BusStatus::default(),
+            status: Arc::new(BusStatus::default()),
+            presence: presence.clone(),
             tasks: TaskTracker::new(),
             closed: CancellationToken::new(),
         });
@@ -88,9 +100,20 @@ impl RedisBroker {
         tasks.spawn(publish(inner.clone(), publisher.clone(), outgoing));
         tasks.spawn(receive(inner.clone(), pushes));
         tasks.spawn(follow_interest(inner.clone(), subscriber.clone()));
-        tasks.spawn(fill(inner.clone(), log, fill_rx));
+        let presence_tasks = Arc::new(presence::Tasks {
+            presence: presence.clone(),
+            status: inner.status.clone(),
+            database: database.clone(),
+            grace,
+            closed: inner.closed.clone(),
+            retry: RETRY,
+            probe: PROBE,
+        });
+        tasks.spawn(presence::sync(presence_tasks.clone(), publisher.clone()));
+        tasks.spawn(presence::watch(presence_tasks, publisher.clone()));
+        tasks.spawn(fill(inner.clone(), database, fill_rx));
         tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
-        Arc::new(Self { inner })
+        (Arc::new(Self { inner }), presence)
     }
 }
 
@@ -220,6 +243,12 @@ impl Inner {
             return self.status.malformed();
         };
         let Ok(channel) = std::str::from_utf8(&channel) else { return self.status.malformed() };
+        if channel == PRESENCE_CHANNEL {
+            if let Err(e) = self.presence.on_message(&payload) {
+                self.malformed(&e);
+            }
+            return;
+        }
         if channel == MEMBERSHIP_CHANNEL {
             match wire::decode_membership(&payload) {
                 Ok(change) if change.node == self.node => {}
@@ -345,7 +374,7 @@ async fn follow_interest(inner: Arc<Inner>, mut connection: ConnectionManager) {
 }
 
 /// The filler: reads the log for rooms with a gap, or their head for new feeds.
-async fn fill(inner: Arc<Inner>, log: Arc<dyn Log>, mut rooms: mpsc::UnboundedReceiver<String>) {
+async fn fill(inner: Arc<Inner>, log: Arc<dyn Database>, mut rooms: mpsc::UnboundedReceiver<String>) {
     loop {
         let room = tokio::select! {
             () = inner.closed.cancelled() => return,
@@ -403,11 +432,15 @@ async fn keep(
             _ = probe.tick() => {}
         }
         let answered = redis::cmd("PING").query_async::<String>(&mut subscriber).await.is_ok();
-        let refreshed = redis::cmd("SET")
+        let refreshed = redis::pipe()
+            .cmd("SET")
             .arg(&key)
             .arg(&ours)
             .arg("PX")
             .arg(timeout_ms)
+            .ignore()
+            .sadd(NODES_KEY, &name)
+            .ignore()
             .query_async::<()>(&mut publisher)
             .await
             .is_ok();
@@ -415,6 +448,7 @@ async fn keep(
             let reconnected = inner.status.answered();
             if reconnected || lost_pushes.swap(false, Ordering::Relaxed) {
                 inner.catch_up_all();
+                inner.presence.resync();
             }
         } else {
             inner.status.lost();

@@ -7,7 +7,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo};
 use tokio::sync::mpsc;
 
-use super::wire::MEMBERSHIP_CHANNEL;
+use super::presence::NODES_KEY;
+use super::wire::{MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL};
 use crate::hub::NodeId;
 
 /// Pushes (pub/sub messages, disconnections) waiting for the receiver task. Full means the
@@ -48,7 +49,7 @@ pub(super) fn node_key(name: &str) -> String {
 impl Bus {
     /// Connects to `url` as node `name` (process id `node`), registers the name for
     /// `node_timeout` (refused if another live node holds it) and listens to the membership
-    /// channel.
+    /// and presence channels.
     pub async fn connect(url: &str, name: &str, node: NodeId, node_timeout: Duration) -> Result<Self, BusError> {
         let shown = redact(url);
         let error = |source| BusError::Connect { url: shown.clone(), source };
@@ -88,7 +89,8 @@ impl Bus {
         if !registered {
             return Err(BusError::DuplicateNode(name.to_owned()));
         }
-        subscriber.subscribe(MEMBERSHIP_CHANNEL).await.map_err(error)?;
+        redis::cmd("SADD").arg(NODES_KEY).arg(name).query_async::<()>(&mut publisher).await.map_err(error)?;
+        subscriber.subscribe(&[MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL]).await.map_err(error)?;
         Ok(Self { name: name.to_owned(), publisher, subscriber, pushes, lost_pushes, node_timeout })
     }
 }

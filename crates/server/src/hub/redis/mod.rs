@@ -8,10 +8,13 @@
 //! * The bus is a fast hint, the database log is the truth: each node delivers each room's
 //!   durable events in seq order, once, through its `Sequencer`, and fills any gap (a lost
 //!   message, an outage, the moments before a subscription took effect) from the log.
+//! * [`ClusterPresence`] decides in Redis who is online on any node, announces each change
+//!   once, and takes a dead node's users offline.
 //! * `wire` is the message format; `status` the counters behind `/readyz` and `/metrics`.
 
 mod broker;
 mod connect;
+mod presence;
 mod sequencer;
 mod status;
 mod wire;
@@ -20,14 +23,20 @@ use futures_util::future::BoxFuture;
 
 pub use broker::RedisBroker;
 pub use connect::{Bus, BusError};
+pub use presence::ClusterPresence;
 pub use status::BusReport;
 
 use super::Frame;
 
-/// The durable log as the bus reads it to fill gaps (the store, wired in by the server).
-pub trait Log: Send + Sync + 'static {
+/// The database as the cluster reads it: the event log to fill gaps, and a dead node's users'
+/// rooms and `last_online` (the store, wired in by the server).
+pub trait Database: Send + Sync + 'static {
     /// The room's newest seq (0 for a room with no event).
     fn head<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<i64, String>>;
     /// Up to `limit` events of `room` after seq `after`, in seq order.
     fn after<'a>(&'a self, room: &'a str, after: i64, limit: i64) -> BoxFuture<'a, Result<Vec<(i64, Frame)>, String>>;
+    /// The rooms (threads, drafts, canvases) `user_id` is a member of.
+    fn rooms_of<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
+    /// Records when `user_id` was last online.
+    fn set_last_online<'a>(&'a self, user_id: &'a str, at: i64) -> BoxFuture<'a, Result<(), String>>;
 }

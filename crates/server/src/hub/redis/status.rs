@@ -19,6 +19,8 @@ pub struct BusReport {
     pub malformed: u64,
     /// Publications not handed to Redis (its queue was full or the command failed).
     pub dropped: u64,
+    /// Dead nodes whose users this node took offline.
+    pub dead_nodes: u64,
 }
 
 /// The bus's counters, mirrored as Prometheus metrics (`bus_*`).
@@ -29,6 +31,7 @@ pub struct BusStatus {
     gaps: AtomicU64,
     malformed: AtomicU64,
     dropped: AtomicU64,
+    dead_nodes: AtomicU64,
     metrics: BusMetrics,
 }
 
@@ -39,6 +42,7 @@ struct BusMetrics {
     gaps: Counter,
     malformed: Counter,
     dropped: Counter,
+    dead_nodes: Counter,
 }
 
 impl Default for BusStatus {
@@ -51,6 +55,7 @@ impl Default for BusStatus {
             gaps: metrics::counter!("bus_gaps_total"),
             malformed: metrics::counter!("bus_malformed_messages_total"),
             dropped: metrics::counter!("bus_dropped_publications_total"),
+            dead_nodes: metrics::counter!("bus_dead_nodes_total"),
         };
         metrics.connected.set(1.0);
         Self {
@@ -60,6 +65,7 @@ impl Default for BusStatus {
             gaps: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            dead_nodes: AtomicU64::new(0),
             metrics,
         }
     }
@@ -75,6 +81,7 @@ impl BusStatus {
             gaps: self.gaps.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            dead_nodes: self.dead_nodes.load(Ordering::Relaxed),
         }
     }
 
@@ -120,5 +127,11 @@ impl BusStatus {
     pub fn dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
         self.metrics.dropped.increment(n);
+    }
+
+    /// This node took a dead node's users offline.
+    pub fn dead_node(&self) {
+        self.dead_nodes.fetch_add(1, Ordering::Relaxed);
+        self.metrics.dead_nodes.increment(1);
     }
 }

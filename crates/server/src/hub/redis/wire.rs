@@ -11,12 +11,20 @@
 //!   `M1\n{node:x}\n{j or l}\n{seq or empty}\n{user id}\n{room}`, where `seq` is the durable event
 //!   the join came with (the user's connections get it and every later one).
 //!
+//! * A node's presence change, on channel [`PRESENCE_CHANNEL`]:
+//!   `S1\n{node name}\n{+ or -}\n{user id}\n{rooms, space-separated}\n{frame}`: the user now has
+//!   (`+`) or no longer has (`-`) a connection on that node; when the change is news to the
+//!   user's co-members, the rooms are the user's and the frame is its `user_status_changed`
+//!   (both empty otherwise).
+//!
 //! Anything else is [`Malformed`]: counted and dropped by the receiver, never delivered.
 
 use crate::hub::{ConnId, Except, Frame, NodeId};
 
 /// Every node listens here for membership changes (low volume: joins and leaves of rooms).
 pub const MEMBERSHIP_CHANNEL: &str = "tandem:members";
+/// Every node listens here for the other nodes' presence changes.
+pub const PRESENCE_CHANNEL: &str = "tandem:presence";
 /// Prefix of the per-room channels.
 const ROOM_CHANNEL_PREFIX: &str = "tandem:room:";
 
@@ -128,6 +136,53 @@ pub fn decode_membership(payload: &[u8]) -> Result<WireMembership, Malformed> {
     Ok(WireMembership { node, joins, from_seq, user_id: user_id.to_owned(), room: room.to_owned() })
 }
 
+/// A decoded presence change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WirePresence {
+    /// The node whose connections changed (named by `--node-id`).
+    pub node: String,
+    /// The user has a connection there now (`true`) or no longer (`false`).
+    pub online: bool,
+    /// The user.
+    pub user_id: String,
+    /// When the change is news: the user's rooms and the frame for their co-members.
+    pub news: Option<(Vec<String>, Frame)>,
+}
+
+/// Writes a presence change.
+pub fn encode_presence(node: &str, online: bool, user_id: &str, news: Option<(&[Box<str>], &str)>) -> Vec<u8> {
+    let (rooms, frame) = news.map(|(rooms, frame)| (rooms.join(" "), frame)).unwrap_or_default();
+    format!("S1\n{node}\n{}\n{user_id}\n{rooms}\n{frame}", if online { '+' } else { '-' }).into_bytes()
+}
+
+/// Reads a presence change.
+pub fn decode_presence(payload: &[u8]) -> Result<WirePresence, Malformed> {
+    let mut fields = payload.splitn(6, |b| *b == b'\n');
+    if fields.next() != Some(b"S1") {
+        return Err(Malformed("not a presence change (S1)"));
+    }
+    let node = text(fields.next())?;
+    let online = match text(fields.next())? {
+        "+" => true,
+        "-" => false,
+        _ => return Err(Malformed("bad presence kind")),
+    };
+    let user_id = text(fields.next())?;
+    let rooms = text(fields.next())?;
+    let frame = text(fields.next())?;
+    if node.is_empty() || user_id.is_empty() {
+        return Err(Malformed("empty node or user"));
+    }
+    let news = match (rooms.is_empty(), frame.is_empty()) {
+        (_, true) => None,
+        (rooms_empty, false) => {
+            let rooms = if rooms_empty { Vec::new() } else { rooms.split(' ').map(str::to_owned).collect() };
+            Some((rooms, Frame::from(frame.to_owned())))
+        }
+    };
+    Ok(WirePresence { node: node.to_owned(), online, user_id: user_id.to_owned(), news })
+}
+
 fn text(field: Option<&[u8]>) -> Result<&str, Malformed> {
     std::str::from_utf8(field.ok_or(Malformed("missing field"))?).map_err(|_| Malformed("field is not UTF-8"))
 }
@@ -170,6 +225,22 @@ mod tests {
                 decoded,
                 WireMembership { node: NodeId(5), joins, from_seq, user_id: "u1".into(), room: "thread:t".into() }
             );
+        }
+    }
+
+    #[test]
+    fn presence_changes_round_trip() {
+        let rooms: Vec<Box<str>> = vec!["thread:a".into(), "canvas:b".into()];
+        let frame = "{\"type\":\"user_status_changed\"}";
+        let decoded = decode_presence(&encode_presence("node-1", true, "u1", Some((&rooms, frame)))).expect("decodes");
+        let news = Some((vec!["thread:a".to_owned(), "canvas:b".to_owned()], Frame::from(frame.to_owned())));
+        assert_eq!(decoded, WirePresence { node: "node-1".into(), online: true, user_id: "u1".into(), news });
+        let decoded = decode_presence(&encode_presence("n", false, "u1", None)).expect("decodes");
+        assert_eq!(decoded, WirePresence { node: "n".into(), online: false, user_id: "u1".into(), news: None });
+        for payload in
+            [&b"S1\nn\n*\nu\n\n"[..], b"S1\n\n+\nu\n\n", b"S1\nn\n+\n\n\n", b"S1\nn\n+\nu", b"S2\nn\n+\nu\n\n"]
+        {
+            assert!(decode_presence(payload).is_err(), "{:?}", String::from_utf8_lossy(payload));
         }
     }
 
