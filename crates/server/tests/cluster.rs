@@ -1,7 +1,8 @@
 //! Cluster mode (API.md §5): nodes sharing one PostgreSQL schema and a private
 //! `redis-server` deliver each other's durable and ephemeral frames, follow membership changes
 //! made on another node, refuse what they cannot do, drop malformed bus messages, and lose
-//! nothing through a Redis outage (gaps filled from the log).
+//! nothing through a Redis outage (gaps filled from the log); a long poll is woken by a write
+//! on another node.
 //!
 //! The nodes are full servers in this test process, each on its own port with its own hub,
 //! talking to each other only through Redis and the database.
@@ -220,4 +221,61 @@ async fn events_written_while_redis_is_down_arrive_once_in_order_after_it_return
     // And live cross-node fan-out works again.
     let after = post_message(&a, &alice, &thread, json!({"text": "after"})).await;
     assert_eq!(next_of(&mut bob_ws, "message_created").await["id"], after["id"]);
+}
+
+#[tokio::test]
+async fn a_long_poll_on_one_node_is_woken_by_a_write_on_another() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let thread = create_thread(&a, &alice, "poll me").await;
+    let room = format!("thread:{thread}");
+    let (_, page) = b.call("GET", &format!("/api/v1/rooms/{room}/events?after=0"), Some(&alice.token), None).await;
+    let head = page["last_seq"].as_i64().expect("last_seq");
+
+    // Nobody is connected anywhere: only the poll keeps b interested in the room.
+    let path = format!("/api/v1/rooms/{room}/events?after={head}&wait=30s");
+    let poll = b.call("GET", &path, Some(&alice.token), None);
+    let write = async {
+        // The poll parks right after reading the log; writes before that are found by the
+        // read, writes after it wake the poll: both must end with the event in the page.
+        post_message(&a, &alice, &thread, json!({"text": "wake up"})).await
+    };
+    let started = Instant::now();
+    let ((status, page), message) = tokio::join!(poll, write);
+    assert_eq!(status, 200, "{page}");
+    assert!(started.elapsed() < Duration::from_secs(10), "woken by the write, not by the 30 s wait");
+    let events = page["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["id"], message["id"], "{page}");
+
+    // Once more with the write certainly after the park: the poll's interest is its own.
+    let head = page["last_seq"].as_i64().expect("last_seq");
+    let path = format!("/api/v1/rooms/{room}/events?after={head}&wait=30s");
+    let poll = b.call("GET", &path, Some(&alice.token), None);
+    let write = async {
+        let deadline = Instant::now() + WAIT;
+        // The gauge is process-wide (both nodes are in this process); only b has polls.
+        while !b
+            .http
+            .get(b.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+            .lines()
+            .any(|line| line.starts_with("long_polls_parked ") && !line.ends_with(" 0"))
+        {
+            assert!(Instant::now() < deadline, "the poll never parked");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        post_message(&a, &alice, &thread, json!({"text": "again"})).await
+    };
+    let started = Instant::now();
+    let ((status, page), message) = tokio::join!(poll, write);
+    assert_eq!(status, 200, "{page}");
+    assert!(started.elapsed() < Duration::from_secs(10), "woken by the write on a");
+    assert_eq!(page["events"][0]["id"], message["id"], "{page}");
 }

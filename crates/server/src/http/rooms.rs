@@ -77,6 +77,7 @@ async fn room_events(
     }
     let deadline = Instant::now() + wait;
     let metrics = crate::telemetry::events();
+    let mut watch = None;
     loop {
         // Armed before reading, so an event published in between still wakes us.
         let woken = state.hub.durable_delivery(&room);
@@ -96,6 +97,9 @@ async fn room_events(
                 .map_err(|e| AppError::Domain(DomainError::Internal(format!("stored event is not JSON: {e}"))))?;
             return Ok(Json(page(room.into(), events, log.last_seq, false)));
         }
+        // From the first park on, this node gets the room's events even with no connection
+        // in it (in a cluster, from whichever node commits them).
+        watch.get_or_insert_with(|| state.hub.watch(&room, log.last_seq));
         metrics.long_polls_parked.increment(1.0);
         tokio::select! {
             () = &mut woken => {}

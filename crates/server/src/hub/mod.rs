@@ -209,6 +209,17 @@ impl Hub {
         self.registry.order_lock(room).await
     }
 
+    /// Keeps `room`'s events coming to this node while the returned guard lives, for a long
+    /// poll that waits on [`Hub::durable_delivery`] with no connection in the room. `after`:
+    /// the room's newest seq as the poll just read it (in a cluster, events after it are
+    /// delivered here, so one committed on another node wakes the poll).
+    pub fn watch(&self, room: &str, after: i64) -> Watch<'_> {
+        if self.registry.watch(room) == Change::Interest {
+            self.broker.interest(room, true, Some(after));
+        }
+        Watch { hub: self, room: room.to_owned() }
+    }
+
     /// Resolves after the next durable delivery to `room` (or to a room sharing its wake-up
     /// bucket: a spurious wake-up, never a missed one). Create it before reading the store, or
     /// a delivery in between is missed.
@@ -279,5 +290,20 @@ impl Hub {
     /// The presence seam (set a user's rooms, announce).
     pub fn presence(&self) -> &dyn Presence {
         &*self.presence
+    }
+}
+
+/// A long poll's hold on a room's events ([`Hub::watch`]); released when dropped.
+#[must_use = "the room is watched only while the guard lives"]
+pub struct Watch<'a> {
+    hub: &'a Hub,
+    room: String,
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        if self.hub.registry.unwatch(&self.room) == Change::Interest {
+            self.hub.broker.interest(&self.room, false, None);
+        }
     }
 }

@@ -20,8 +20,22 @@ struct UserEntry {
     membership_epoch: u64,
 }
 
+/// A room on this node: its subscribed connections, and the long polls waiting on it (which
+/// need the room's events here as much as a connection does, in a cluster).
+#[derive(Debug, Default)]
+struct RoomEntry {
+    connections: Vec<Arc<Connection>>,
+    watchers: usize,
+}
+
+impl RoomEntry {
+    fn is_unused(&self) -> bool {
+        self.connections.is_empty() && self.watchers == 0
+    }
+}
+
 struct Inner {
-    rooms: Shards<Vec<Arc<Connection>>>,
+    rooms: Shards<RoomEntry>,
     users: Shards<UserEntry>,
     /// Long polls park on their room's bucket; durable deliveries wake it.
     waiters: Box<[Notify]>,
@@ -105,9 +119,31 @@ impl Registry {
             return Change::None;
         }
         let mut rooms = self.inner.rooms.write(room);
-        let members = rooms.entry(room.into()).or_default();
-        members.push(connection.clone());
-        if members.len() == 1 { Change::Interest } else { Change::Changed }
+        let entry = rooms.entry(room.into()).or_default();
+        let first = entry.is_unused();
+        entry.connections.push(connection.clone());
+        if first { Change::Interest } else { Change::Changed }
+    }
+
+    /// A long poll starts waiting on `room`: `Interest` if nothing on this node used the room.
+    pub fn watch(&self, room: &str) -> Change {
+        let mut rooms = self.inner.rooms.write(room);
+        let entry = rooms.entry(room.into()).or_default();
+        let first = entry.is_unused();
+        entry.watchers += 1;
+        if first { Change::Interest } else { Change::Changed }
+    }
+
+    /// A long poll stops waiting on `room`: `Interest` if nothing on this node uses it now.
+    pub fn unwatch(&self, room: &str) -> Change {
+        let mut rooms = self.inner.rooms.write(room);
+        let Some(entry) = rooms.get_mut(room) else { return Change::None };
+        entry.watchers = entry.watchers.saturating_sub(1);
+        if entry.is_unused() {
+            rooms.remove(room);
+            return Change::Interest;
+        }
+        Change::Changed
     }
 
     /// Unsubscribes one connection from `room`.
@@ -121,13 +157,13 @@ impl Registry {
     /// Whether the room is left without local subscribers.
     fn remove_from_room(&self, connection: &Connection, room: &str) -> bool {
         let mut rooms = self.inner.rooms.write(room);
-        let Some(members) = rooms.get_mut(room) else {
+        let Some(entry) = rooms.get_mut(room) else {
             return false;
         };
-        if let Some(index) = members.iter().position(|c| c.id() == connection.id()) {
-            members.swap_remove(index);
+        if let Some(index) = entry.connections.iter().position(|c| c.id() == connection.id()) {
+            entry.connections.swap_remove(index);
         }
-        if members.is_empty() {
+        if entry.is_unused() {
             rooms.remove(room);
             return true;
         }
@@ -178,9 +214,9 @@ impl Registry {
         let recipients = {
             let rooms = self.inner.rooms.read(room);
             match rooms.get(room) {
-                Some(members) => {
+                Some(entry) => {
                     let mut delivered = 0;
-                    for connection in members {
+                    for connection in &entry.connections {
                         if except.is_some_and(|(except, node)| except.matches(node, connection)) {
                             continue;
                         }
@@ -206,7 +242,7 @@ impl Registry {
             .rooms
             .read(room)
             .get(room)
-            .map(|members| members.iter().map(|c| c.user_id().to_owned()).collect())
+            .map(|entry| entry.connections.iter().map(|c| c.user_id().to_owned()).collect())
             .unwrap_or_default();
         users.sort();
         users.dedup();
