@@ -27,6 +27,10 @@ impl Database for StoreDatabase {
         })
     }
 
+    fn heads<'a>(&'a self, rooms: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>, String>> {
+        Box::pin(async move { self.0.room_heads(rooms).await.map_err(|e| e.to_string()) })
+    }
+
     fn rooms_of<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
             let rooms = self.0.member_rooms(user_id).await.map_err(|e| e.to_string())?;

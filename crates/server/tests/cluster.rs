@@ -1,8 +1,8 @@
 //! Cluster mode (API.md §5): nodes sharing one PostgreSQL schema and a private
 //! `redis-server` deliver each other's durable and ephemeral frames, follow membership changes
 //! made on another node, refuse what they cannot do, drop malformed bus messages, and lose
-//! nothing through a Redis outage (gaps filled from the log); a long poll is woken by a write
-//! on another node.
+//! nothing through a Redis outage (gaps filled from the log) or a lost tail (the high-water
+//! check); a long poll is woken by a write on another node.
 //!
 //! The nodes are full servers in this test process, each on its own port with its own hub,
 //! talking to each other only through Redis and the database.
@@ -278,4 +278,42 @@ async fn a_long_poll_on_one_node_is_woken_by_a_write_on_another() {
     assert_eq!(status, 200, "{page}");
     assert!(started.elapsed() < Duration::from_secs(10), "woken by the write on a");
     assert_eq!(page["events"][0]["id"], message["id"], "{page}");
+}
+
+#[tokio::test]
+async fn a_lost_tail_is_found_by_the_high_water_check() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let thread = create_thread(&a, &alice, "tail").await;
+    add_member(&a, &alice, &thread, &bob).await;
+    let mut bob_ws = b.connect(&bob.token).await;
+    post_message(&a, &alice, &thread, json!({"text": "through the bus"})).await;
+    next_of(&mut bob_ws, "message_created").await;
+
+    // The room's last event is committed but never published (as if lost on the bus), and
+    // nothing follows it that would reveal the gap.
+    let room = format!("thread:{thread}");
+    let stored = a
+        .store
+        .append_event(&room, 1, |e: &tandem_server::store::Envelope<'_>| {
+            format!(r#"{{"type":"custom","room":"{}","seq":{}}}"#, e.room, e.seq)
+        })
+        .await
+        .expect("append");
+    // Two check periods (2 s each) and the fill, with slack for a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let frame = loop {
+        assert!(Instant::now() < deadline, "the lost tail never arrived");
+        // Short reads (cancelled in between frames) so the deadline is ours, not `next`'s.
+        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), bob_ws.next()).await
+            && frame["type"] == "custom"
+        {
+            break frame;
+        }
+    };
+    assert_eq!(frame["seq"], stored.seq, "{frame}");
+    let bus = &readyz(&b).await["bus"];
+    assert!(bus["gaps"].as_u64() >= Some(1), "{bus}");
 }

@@ -170,6 +170,12 @@ both_engines! {
         assert_eq!(page[0].frame, r#"{"n":4}"#);
         assert!(store.events_after("canvas:1", 10, 4).await.expect("read").is_empty());
         assert_eq!(store.room_log("canvas:none").await.expect("log"), tandem_server::store::RoomLog::default());
+        store.append_event("canvas:2", 5, |_: &Envelope<'_>| "{}".into()).await.expect("append");
+        let rooms: Vec<String> = ["canvas:1", "canvas:none", "canvas:2"].map(String::from).into();
+        let mut heads = store.room_heads(&rooms).await.expect("heads");
+        heads.sort();
+        assert_eq!(heads, [("canvas:1".to_owned(), 10), ("canvas:2".to_owned(), 1)], "rooms without events left out");
+        assert!(store.room_heads(&[]).await.expect("heads").is_empty());
     }
 
     async fn retention_prunes_by_count_and_age(engine: Engine) {

@@ -145,6 +145,23 @@ impl Store {
         })
     }
 
+    /// The newest seq of each of `rooms` that has events (rooms without events are left out).
+    pub async fn room_heads(&self, rooms: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=rooms.len()).map(|n| format!("${n}")).collect();
+        let sql = format!("SELECT room, last_seq FROM rooms WHERE room IN ({})", placeholders.join(", "));
+        on_pool!(self, |pool| {
+            // Only numbered placeholders are formatted in; the room names are bound.
+            let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql.clone()));
+            for room in rooms {
+                query = query.bind(room);
+            }
+            Ok(query.fetch_all(pool).await?)
+        })
+    }
+
     /// Up to `limit` events of `room` with seq greater than `after`, oldest first.
     pub async fn events_after(&self, room: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
         const SQL: &str =

@@ -1,10 +1,11 @@
 //! [`RedisBroker`]: publications and membership changes over Redis pub/sub, durable events
 //! in order through the sequencer, gaps filled from the log.
 //!
-//! Its background work runs on seven tasks it tracks and stops on [`Broker::close`]:
+//! Its background work runs on eight tasks it tracks and stops on [`Broker::close`]:
 //! the publisher (pipelines queued `PUBLISH`es), the receiver (Redis pushes → this node's
 //! inbound and presence), the interest task (`SUBSCRIBE` / `UNSUBSCRIBE` as local interest
-//! changes), the filler (log reads for rooms with a gap), the keeper (probes Redis every
+//! changes), the filler (log reads for rooms with a gap), the high-water check (finds rooms
+//! whose last events never arrived), the keeper (probes Redis every
 //! second, keeps the node's registration alive, catches every room up after an outage) and
 //! the two presence tasks (see [`ClusterPresence`]).
 
@@ -37,6 +38,11 @@ const BATCH: usize = 512;
 const FILL_LIMIT: i64 = 500;
 /// Pause before retrying a failed Redis command or log read.
 const RETRY: Duration = Duration::from_millis(250);
+/// How often every room's delivered seq is checked against the log (a lost tail: the last
+/// events of a room lost on the bus, with no later event to reveal the gap).
+const HIGH_WATER: Duration = Duration::from_secs(2);
+/// Rooms whose heads are read in one query.
+const HEADS_BATCH: usize = 500;
 /// How often Redis is probed (and the node's registration refreshed).
 const PROBE: Duration = Duration::from_secs(1);
 
@@ -111,6 +117,7 @@ impl RedisBroker {
         });
         tasks.spawn(presence::sync(presence_tasks.clone(), publisher.clone()));
         tasks.spawn(presence::watch(presence_tasks, publisher.clone()));
+        tasks.spawn(check_high_water(inner.clone(), database.clone()));
         tasks.spawn(fill(inner.clone(), database, fill_rx));
         tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
         (Arc::new(Self { inner }), presence)
@@ -400,6 +407,36 @@ async fn fill(inner: Arc<Inner>, log: Arc<dyn Database>, mut rooms: mpsc::Unboun
                 break;
             }
         }
+    }
+}
+
+/// The high-water check: every [`HIGH_WATER`], reads the heads of the rooms with a feed; a
+/// room that has still not delivered the head read one period earlier lost its tail on the
+/// bus, and goes to the filler (counted as a gap). Comparing with the previous read, not the
+/// current one, leaves events in flight alone.
+async fn check_high_water(inner: Arc<Inner>, database: Arc<dyn Database>) {
+    let mut previous: HashMap<String, i64> = HashMap::new();
+    let mut tick = tokio::time::interval(HIGH_WATER);
+    loop {
+        tokio::select! {
+            () = inner.closed.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let rooms = inner.sequencer.rooms();
+        let mut heads = HashMap::with_capacity(rooms.len());
+        for chunk in rooms.chunks(HEADS_BATCH) {
+            match database.heads(chunk).await {
+                Ok(read) => heads.extend(read),
+                Err(e) => tracing::debug!(error = %e, "could not read room heads"),
+            }
+        }
+        for (room, head) in &previous {
+            if inner.sequencer.catch_up_below(room, *head) {
+                inner.status.gap();
+                inner.to_filler(room);
+            }
+        }
+        previous = heads;
     }
 }
 

@@ -95,6 +95,19 @@ impl Sequencer {
         }
     }
 
+    /// Marks `room` for the filler if it has delivered less than `seq` (a head read a while
+    /// ago: those events were committed long enough to have arrived). True if the caller must
+    /// hand it over.
+    pub fn catch_up_below(&self, room: &str, seq: i64) -> bool {
+        match self.feeds.write(room).get_mut(room) {
+            Some(feed) if !feed.filling && feed.last.is_some_and(|last| last < seq) => {
+                feed.filling = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Every room with a feed.
     pub fn rooms(&self) -> Vec<String> {
         self.feeds.all_keys()
