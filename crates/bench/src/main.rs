@@ -7,10 +7,16 @@
 //! * `replay`: publish N durable events, then resume from seq 0 and time the replay.
 //! * `fanout`: R rooms × M members, publishes at a target rate; deliveries/s, end-to-end
 //!   latency percentiles, lost and duplicated deliveries (must be 0). `--targets` runs the same
-//!   scenario on socket.io, Sockudo and the raw TCP ceiling too, and prints tandem/peer ratios.
+//!   scenario on socket.io, Sockudo and the raw TCP ceiling too, and prints tandem/peer ratios;
+//!   `--targets tandem,tandem-pg,cluster --nodes 1,2,3` compares one node on SQLite, one on
+//!   PostgreSQL, and clusters of 1–3 nodes on PostgreSQL + a private Redis.
 //! * `raw`: `fanout` against the bench's own length-prefixed TCP server: the ceiling.
+//!
+//! Every server it starts is a child process killed when the scenario ends, also on an error,
+//! Ctrl-C or SIGTERM (the scenario is dropped, and with it the children).
 
 mod client;
+mod cpu;
 mod fanout;
 mod idle;
 mod plot;
@@ -18,6 +24,7 @@ mod presence;
 mod replay;
 mod report;
 mod server;
+mod services;
 mod storm;
 mod targets;
 mod tick;
@@ -57,13 +64,32 @@ enum Scenario {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().scenario {
-        Scenario::Idle(args) => idle::run(args).await,
-        Scenario::Replay(args) => replay::run(args).await,
-        Scenario::Fanout(args) => fanout::run(args).await,
-        Scenario::Raw(args) => fanout::run_raw(args).await,
-        Scenario::Presence(args) => presence::run(args).await,
-        Scenario::Storm(args) => storm::run(args).await,
-        Scenario::RawServer { addr } => targets::raw::serve(addr).await,
+    let scenario = async {
+        match Cli::parse().scenario {
+            Scenario::Idle(args) => idle::run(args).await,
+            Scenario::Replay(args) => replay::run(args).await,
+            Scenario::Fanout(args) => fanout::run(args).await,
+            Scenario::Raw(args) => fanout::run_raw(args).await,
+            Scenario::Presence(args) => presence::run(args).await,
+            Scenario::Storm(args) => storm::run(args).await,
+            Scenario::RawServer { addr } => targets::raw::serve(addr).await,
+        }
+    };
+    // Returning drops the scenario (and, with the runtime, its tasks): child servers are killed.
+    tokio::select! {
+        result = scenario => result,
+        signal = stop_signal() => {
+            signal?;
+            anyhow::bail!("interrupted; child servers stopped")
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => Ok(interrupted?),
+        _ = terminate.recv() => Ok(()),
     }
 }

@@ -1,7 +1,8 @@
 //! Starting a server under test as a child process on loopback, and reading its RSS and CPU time.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,27 +37,64 @@ pub fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
 impl ServerProcess {
     /// Spawns `binary serve` (Tandem) on a fresh SQLite database with `extra` flags and waits
     /// (≤ 30 s) until `/readyz` answers.
-    pub async fn spawn(binary: &PathBuf, extra: &[String]) -> anyhow::Result<Self> {
-        let addr = free_loopback_addr()?;
+    pub async fn spawn(binary: &Path, extra: &[String]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let mut server = Self::spawn_on(binary, &db, extra, None).await?;
+        server._dir = Some(dir);
+        Ok(server)
+    }
+
+    /// Spawns `binary serve` (Tandem) on `database_url` with `extra` flags and waits (≤ 30 s)
+    /// until `/readyz` answers. With a `label`, every line it prints is prefixed `[label] `.
+    pub async fn spawn_on(
+        binary: &Path,
+        database_url: &str,
+        extra: &[String],
+        label: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let addr = free_loopback_addr()?;
         let mut command = Command::new(binary);
         command
-            .args(["serve", "--addr", &addr.to_string(), "--database-url", &db, "--jwt-secret", SECRET])
+            .args(["serve", "--addr", &addr.to_string(), "--database-url", database_url, "--jwt-secret", SECRET])
             .args(extra)
             .env("RUST_LOG", "warn");
-        Self::launch(command, addr, Ready::Http("/readyz"), Some(dir)).await
+        if label.is_some() {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        Self::launch_labelled(command, addr, Ready::Http("/readyz"), None, label).await
     }
 
     /// Spawns `command` (which must listen on `addr`) and waits (≤ 30 s) until it is `ready`.
     pub async fn launch(
-        mut command: Command,
+        command: Command,
         addr: SocketAddr,
         ready: Ready,
         dir: Option<tempfile::TempDir>,
     ) -> anyhow::Result<Self> {
+        Self::launch_labelled(command, addr, ready, dir, None).await
+    }
+
+    /// Like [`Self::launch`]; with a `label`, the child's piped stdout and stderr are copied
+    /// to this process's, each line prefixed `[label] ` (so several nodes' logs can be told
+    /// apart), from the start: a child that fails before it is ready still says why.
+    pub async fn launch_labelled(
+        mut command: Command,
+        addr: SocketAddr,
+        ready: Ready,
+        dir: Option<tempfile::TempDir>,
+        label: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let program = Path::new(command.get_program()).display().to_string();
-        let child = command.stdin(Stdio::null()).spawn().with_context(|| format!("cannot start {program}"))?;
+        let mut child = command.stdin(Stdio::null()).spawn().with_context(|| format!("cannot start {program}"))?;
+        if let Some(label) = label {
+            if let Some(stdout) = child.stdout.take() {
+                forward_lines(stdout, format!("[{label}] "), std::io::stdout);
+            }
+            if let Some(stderr) = child.stderr.take() {
+                forward_lines(stderr, format!("[{label}] "), std::io::stderr);
+            }
+        }
         let mut server = Self { child, addr, _dir: dir };
         let http = reqwest::Client::new();
         let started = Instant::now();
@@ -91,6 +129,19 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Copies `from` line by line to `to()`, each line after `prefix`, on a thread that ends at
+/// the child's end of output.
+fn forward_lines<W: Write + 'static>(from: impl Read + Send + 'static, prefix: String, to: fn() -> W) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if writeln!(to(), "{prefix}{line}").is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Resident set size of `pid` in KiB, from `/proc/<pid>/status`.

@@ -7,6 +7,12 @@
 //! drained before measuring. Then a backend publishes ticks at `--rate` events/s round-robin
 //! over the rooms for `--duration`; every member records each tick's end-to-end latency from
 //! the send timestamp in its payload and checks the per-room numbers for loss and duplicates.
+//!
+//! The `cluster` target runs once per `--nodes` value (N Tandem nodes on PostgreSQL + a
+//! private Redis, publishes to node 1, members round-robin over the nodes); server CPU is then
+//! summed over every node and Redis, and also shown per process and for PostgreSQL.
+
+mod outcome;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,10 +25,11 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::server::{cpu_seconds, rss_kib};
-use crate::targets::{Member, Programs, Received, Target, TargetKind};
+use crate::server::rss_kib;
+use crate::targets::{ClusterArgs, Member, Programs, Received, Target, TargetKind};
 use crate::tick::Seen;
-use crate::{client, plot, report};
+use crate::{client, cpu, plot, report};
+use outcome::{Outcome, Run};
 
 /// Publish requests in flight at once.
 const PUBLISH_CONCURRENCY: usize = 64;
@@ -38,6 +45,8 @@ const WARM_UP: Duration = Duration::from_secs(60);
 pub struct FanoutArgs {
     #[command(flatten)]
     programs: Programs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Servers to load, one after the other, with the same scenario.
     #[arg(long, value_delimiter = ',', default_value = "tandem")]
     targets: Vec<TargetKind>,
@@ -67,39 +76,6 @@ pub struct FanoutArgs {
     plot: Option<PathBuf>,
 }
 
-/// One target's result.
-struct Outcome {
-    target: TargetKind,
-    connect_rate: f64,
-    rss_per_connection_kib: f64,
-    published: u64,
-    expected: u64,
-    delivered: u64,
-    duplicated: u64,
-    foreign: u64,
-    deliveries_per_s: f64,
-    server_cpu_s: f64,
-    latency: Histogram<u64>,
-    throughput: Vec<(f64, f64)>,
-}
-
-impl Outcome {
-    fn lost(&self) -> u64 {
-        self.expected.saturating_sub(self.delivered)
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "target": self.target.name(), "connect_rate_per_s": self.connect_rate,
-            "rss_per_connection_kib": self.rss_per_connection_kib, "published": self.published,
-            "expected": self.expected, "delivered": self.delivered, "lost": self.lost(),
-            "duplicated": self.duplicated, "foreign": self.foreign, "deliveries_per_s": self.deliveries_per_s,
-            "server_cpu_s": self.server_cpu_s, "latency_ms": report::percentiles_ms(&self.latency),
-            "throughput_per_s": self.throughput,
-        })
-    }
-}
-
 /// Runs `fanout` on every requested target and prints the comparison.
 pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     let connections = args.rooms * args.members;
@@ -108,38 +84,35 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.duration <= Duration::from_secs(120), "duration is at most 120 s");
     anyhow::ensure!((1..=100_000).contains(&args.rate), "rate must be 1..=100000 events/s");
     anyhow::ensure!(!args.targets.is_empty(), "name at least one target");
-    let mut outcomes = Vec::with_capacity(args.targets.len());
-    for &kind in &args.targets {
-        outcomes.push(run_one(kind, &args).await.with_context(|| format!("fanout on {}", kind.name()))?);
+    let runs = plan(&args)?;
+    let mut outcomes = Vec::with_capacity(runs.len());
+    for &run in &runs {
+        outcomes.push(run_one(run, &args).await.with_context(|| format!("fanout on {}", run.label()))?);
     }
-    print(&args, &outcomes);
+    outcome::print(&title(&args), args.rate, &outcomes);
     if let Some(path) = &args.json {
-        let results: Vec<Value> = outcomes.iter().map(Outcome::json).collect();
+        let results: Vec<Value> = outcomes.iter().map(|o| o.json(args.rate)).collect();
         report::write_json(
             path,
             &json!({"scenario": "fanout", "rooms": args.rooms, "members": args.members, "rate": args.rate,
-                    "duration_s": args.duration.as_secs_f64(), "results": results, "ratios": ratios(&outcomes)}),
+                    "duration_s": args.duration.as_secs_f64(), "results": results,
+                    "ratios": outcome::ratios(&outcomes)}),
         )?;
     }
     if let Some(path) = &args.plot {
         let series: Vec<plot::Series> = outcomes
             .iter()
-            .map(|o| plot::Series {
-                name: o.target.name().to_owned(),
-                latency: o.latency.clone(),
-                throughput: o.throughput.clone(),
-            })
+            .map(|o| plot::Series { name: o.run.label(), latency: o.latency.clone(), throughput: o.throughput.clone() })
             .collect();
         plot::write_svg(path, &title(&args), &series)?;
     }
     for outcome in &outcomes {
-        let clean = outcome.lost() == 0 && outcome.duplicated == 0 && outcome.foreign == 0;
         // Peers are reported as they are; Tandem and the ceiling must not lose anything.
-        if matches!(outcome.target, TargetKind::Tandem | TargetKind::Raw) {
+        if outcome.run.kind.is_tandem() || outcome.run.kind == TargetKind::Raw {
             anyhow::ensure!(
-                clean,
+                outcome.clean(),
                 "{}: {} lost, {} duplicated, {} misrouted deliveries",
-                outcome.target.name(),
+                outcome.run.label(),
                 outcome.lost(),
                 outcome.duplicated,
                 outcome.foreign
@@ -147,6 +120,23 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The runs `args` asks for, in order: each target once, `cluster` once per `--nodes` value.
+fn plan(args: &FanoutArgs) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    for &kind in &args.targets {
+        if kind != TargetKind::Cluster {
+            runs.push(Run { kind, nodes: 1 });
+            continue;
+        }
+        anyhow::ensure!(!args.cluster.nodes.is_empty(), "--nodes needs at least one count");
+        for &nodes in &args.cluster.nodes {
+            anyhow::ensure!((1..=4).contains(&nodes), "--nodes values must be 1..=4, not {nodes}");
+            runs.push(Run { kind, nodes });
+        }
+    }
+    Ok(runs)
 }
 
 fn title(args: &FanoutArgs) -> String {
@@ -161,12 +151,17 @@ fn title(args: &FanoutArgs) -> String {
     )
 }
 
-/// Starts `kind`, connects every member, publishes, and collects what the members saw.
-async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome> {
+/// Resident memory of all of `target`'s processes, KiB.
+fn rss_total_kib(target: &Target) -> anyhow::Result<u64> {
+    target.processes().into_iter().map(|(_, pid)| rss_kib(pid)).sum()
+}
+
+/// Starts `run`'s target, connects every member, publishes, and collects what the members saw.
+async fn run_one(run: Run, args: &FanoutArgs) -> anyhow::Result<Outcome> {
     let connections = args.rooms * args.members;
-    let target = Arc::new(Target::start(kind, &args.programs, args.rooms, args.members).await?);
-    let pid = target.pid();
-    let rss_before = rss_kib(pid)?;
+    let target = Target::start(run.kind, run.nodes, &args.programs, &args.cluster, args.rooms, args.members).await?;
+    let target = Arc::new(target);
+    let rss_before = rss_total_kib(&target)?;
     let epoch = Instant::now();
     let (finals_tx, finals_rx) = watch::channel(None);
     let (warm_tx, mut warm_rx) = mpsc::channel(connections);
@@ -192,7 +187,7 @@ async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome>
     }
     drop((warm_tx, finals_rx));
     let connect_rate = connections as f64 / connect_started.elapsed().as_secs_f64();
-    let rss_per_connection_kib = rss_kib(pid)?.saturating_sub(rss_before) as f64 / connections as f64;
+    let rss_per_connection_kib = rss_total_kib(&target)?.saturating_sub(rss_before) as f64 / connections as f64;
 
     let publisher = target.publisher().await?;
     for room in 0..args.rooms {
@@ -205,7 +200,7 @@ async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome>
             .context("a member ended before the warm-up tick")?;
     }
 
-    let cpu_before = cpu_seconds(pid)?;
+    let cpu_before = cpu::sample(&target)?;
     let publish_started = Instant::now();
     let mut counts = vec![0_u64; args.rooms];
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
@@ -226,6 +221,7 @@ async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome>
     while let Some(result) = in_flight.join_next().await {
         result?.context("publish failed")?;
     }
+    let publish_rate = published as f64 / publish_started.elapsed().as_secs_f64();
     let expected = counts.iter().sum::<u64>() * u64::try_from(args.members)?;
     finals_tx.send(Some(Arc::new(counts)))?;
 
@@ -238,7 +234,7 @@ async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome>
         foreign += seen.foreign;
         samples.extend(seen.samples);
     }
-    let server_cpu_s = cpu_seconds(pid)? - cpu_before;
+    let cpu = cpu::sample(&target)?.since(&cpu_before);
     drop(target);
 
     let start_ms = u32::try_from(publish_started.duration_since(epoch).as_millis())?;
@@ -256,16 +252,17 @@ async fn run_one(kind: TargetKind, args: &FanoutArgs) -> anyhow::Result<Outcome>
     }
     let span_s = (f64::from(last_ms - start_ms) / 1000.0).max(args.duration.as_secs_f64());
     Ok(Outcome {
-        target: kind,
+        run,
         connect_rate,
         rss_per_connection_kib,
         published,
+        publish_rate,
         expected,
         delivered,
         duplicated,
         foreign,
         deliveries_per_s: delivered as f64 / span_s,
-        server_cpu_s,
+        cpu,
         latency,
         throughput: per_second.iter().enumerate().map(|(s, &n)| (s as f64, n as f64)).collect(),
     })
@@ -315,52 +312,6 @@ async fn read_ticks(
         }
     }
     Ok(seen)
-}
-
-/// Tandem over each other target: deliveries/s and p99.
-fn ratios(outcomes: &[Outcome]) -> Value {
-    let Some(tandem) = outcomes.iter().find(|o| o.target == TargetKind::Tandem) else { return json!({}) };
-    let p99 = |o: &Outcome| o.latency.value_at_quantile(0.99) as f64;
-    let pairs = outcomes.iter().filter(|o| o.target != TargetKind::Tandem).map(|peer| {
-        (
-            peer.target.name().to_owned(),
-            json!({
-                "deliveries_per_s": tandem.deliveries_per_s / peer.deliveries_per_s.max(f64::MIN_POSITIVE),
-                "p99": p99(tandem) / p99(peer).max(1.0),
-            }),
-        )
-    });
-    Value::Object(pairs.collect())
-}
-
-/// Prints one column per target, then the ratios.
-fn print(args: &FanoutArgs, outcomes: &[Outcome]) {
-    let column = |f: &dyn Fn(&Outcome) -> String| outcomes.iter().map(f).collect::<Vec<_>>();
-    let ms = |o: &Outcome, q: f64| format!("{:.2}", o.latency.value_at_quantile(q) as f64 / 1000.0);
-    let rows = [
-        ("connect rate /s", column(&|o| format!("{:.0}", o.connect_rate))),
-        ("RSS per connection KiB", column(&|o| format!("{:.1}", o.rss_per_connection_kib))),
-        ("events published", column(&|o| o.published.to_string())),
-        ("deliveries /s", column(&|o| format!("{:.0}", o.deliveries_per_s))),
-        ("lost / duplicated", column(&|o| format!("{} / {}", o.lost(), o.duplicated))),
-        ("misrouted", column(&|o| o.foreign.to_string())),
-        ("latency p50 ms", column(&|o| ms(o, 0.50))),
-        ("latency p90 ms", column(&|o| ms(o, 0.90))),
-        ("latency p99 ms", column(&|o| ms(o, 0.99))),
-        ("latency p99.9 ms", column(&|o| ms(o, 0.999))),
-        ("latency max ms", column(&|o| format!("{:.2}", o.latency.max() as f64 / 1000.0))),
-        ("server CPU s", column(&|o| format!("{:.2}", o.server_cpu_s))),
-        ("server CPU µs / delivery", column(&|o| format!("{:.2}", o.server_cpu_s * 1e6 / o.delivered.max(1) as f64))),
-    ];
-    let headers: Vec<&str> = outcomes.iter().map(|o| o.target.name()).collect();
-    report::columns(&title(args), &headers, &rows);
-    let Some(tandem) = outcomes.iter().find(|o| o.target == TargetKind::Tandem) else { return };
-    for peer in outcomes.iter().filter(|o| o.target != TargetKind::Tandem) {
-        let throughput = tandem.deliveries_per_s / peer.deliveries_per_s.max(f64::MIN_POSITIVE);
-        let p99 =
-            tandem.latency.value_at_quantile(0.99) as f64 / (peer.latency.value_at_quantile(0.99) as f64).max(1.0);
-        println!("  tandem / {}: deliveries/s × {throughput:.2}, p99 × {p99:.2}", peer.target.name());
-    }
 }
 
 /// The `raw` scenario: `fanout` against the bench's own TCP server only.

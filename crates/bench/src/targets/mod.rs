@@ -2,7 +2,8 @@
 //! members, connect member `i` to its room, publish tick `n` to a room, read ticks back.
 //!
 //! * [`tandem`]: the release `tandem` binary; members are users joined to threads by link,
-//!   ticks go through the publish API.
+//!   ticks go through the publish API. One node on SQLite (`tandem`) or PostgreSQL
+//!   (`tandem-pg`), or N nodes in cluster mode on PostgreSQL + Redis (`cluster`).
 //! * [`socketio`]: Node + npm `socket.io` (`bench/peers/socketio`), rooms joined with an acked
 //!   `join` event, ticks `POST`ed to the peer's `/publish/{room}`.
 //! * [`sockudo`]: Sockudo (Pusher protocol), public channels, ticks through Pusher's signed
@@ -24,13 +25,19 @@ use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 use crate::client;
 use crate::server::ServerProcess;
+use crate::services::PgDatabase;
 use crate::tick::{self, Tick};
 
 /// Which server to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TargetKind {
-    /// Tandem (this project).
+    /// Tandem (this project), one node on SQLite.
     Tandem,
+    /// Tandem, one node on a fresh PostgreSQL database, no Redis.
+    TandemPg,
+    /// Tandem in cluster mode: `--nodes` nodes on one fresh PostgreSQL database and a private
+    /// Redis; publishes go to node 1, members are spread round-robin over the nodes.
+    Cluster,
     /// socket.io 4 on Node.
     Socketio,
     /// Sockudo (Pusher protocol).
@@ -44,10 +51,17 @@ impl TargetKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Tandem => "tandem",
+            Self::TandemPg => "tandem-pg",
+            Self::Cluster => "cluster",
             Self::Socketio => "socket.io",
             Self::Sockudo => "sockudo",
             Self::Raw => "raw",
         }
+    }
+
+    /// Whether this is Tandem (in any mode) rather than a peer or the ceiling.
+    pub fn is_tandem(self) -> bool {
+        matches!(self, Self::Tandem | Self::TandemPg | Self::Cluster)
     }
 }
 
@@ -66,6 +80,25 @@ pub struct Programs {
     /// The socket.io peer's folder (with `node_modules` installed by `npm ci`).
     #[arg(long, default_value = "bench/peers/socketio")]
     pub socketio_dir: PathBuf,
+    /// `redis-server`, started privately (free port, no persistence) for the `cluster` target.
+    #[arg(long, default_value = "redis-server")]
+    pub redis_bin: PathBuf,
+    /// `psql`, which creates and drops the `tandem-pg` and `cluster` targets' databases.
+    #[arg(long, default_value = "psql")]
+    pub psql_bin: PathBuf,
+}
+
+/// Settings of the PostgreSQL-backed targets (`tandem-pg`, `cluster`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Node counts of the `cluster` target: one run per value (`--nodes 1,2,3`), each with the
+    /// same rooms, members and rate.
+    #[arg(long, value_delimiter = ',', default_value = "3")]
+    pub nodes: Vec<usize>,
+    /// A loopback PostgreSQL server (any database on it): every run creates a fresh database
+    /// there and drops it afterwards.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres_url: String,
 }
 
 /// A started server, prepared for `rooms` × `members` members.
@@ -81,28 +114,45 @@ pub enum Target {
 }
 
 impl Target {
-    /// Starts a `kind` server and prepares `rooms` rooms of `members` members each.
-    pub async fn start(kind: TargetKind, programs: &Programs, rooms: usize, members: usize) -> anyhow::Result<Self> {
+    /// Starts a `kind` server (a `cluster` of `nodes` nodes) and prepares `rooms` rooms of
+    /// `members` members each.
+    pub async fn start(
+        kind: TargetKind,
+        nodes: usize,
+        programs: &Programs,
+        cluster: &ClusterArgs,
+        rooms: usize,
+        members: usize,
+    ) -> anyhow::Result<Self> {
+        let tandem = |mode| tandem::Tandem::start(programs, &cluster.postgres_url, mode, rooms, members);
         Ok(match kind {
-            TargetKind::Tandem => Self::Tandem(tandem::Tandem::start(&programs.tandem_bin, rooms, members).await?),
+            TargetKind::Tandem => Self::Tandem(tandem(tandem::Mode::Sqlite).await?),
+            TargetKind::TandemPg => Self::Tandem(tandem(tandem::Mode::Postgres).await?),
+            TargetKind::Cluster => Self::Tandem(tandem(tandem::Mode::Cluster(nodes)).await?),
             TargetKind::Socketio => Self::SocketIo(socketio::SocketIo::start(programs).await?),
             TargetKind::Sockudo => Self::Sockudo(sockudo::Sockudo::start(&programs.sockudo_bin).await?),
             TargetKind::Raw => Self::Raw(raw::Raw::start().await?),
         })
     }
 
-    fn process(&self) -> &ServerProcess {
+    /// The server's processes, named (`server`; Tandem's `node1`, `node2`, …, `redis`), whose
+    /// CPU time and memory are the server's.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        let single = |server: &ServerProcess| vec![("server".to_owned(), server.pid())];
         match self {
-            Self::Tandem(t) => &t.server,
-            Self::SocketIo(t) => &t.server,
-            Self::Sockudo(t) => &t.server,
-            Self::Raw(t) => &t.server,
+            Self::Tandem(t) => t.processes(),
+            Self::SocketIo(t) => single(&t.server),
+            Self::Sockudo(t) => single(&t.server),
+            Self::Raw(t) => single(&t.server),
         }
     }
 
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.process().pid()
+    /// The PostgreSQL database a Tandem target runs on, if any.
+    pub fn database(&self) -> Option<&PgDatabase> {
+        match self {
+            Self::Tandem(t) => t.database.as_ref(),
+            _ => None,
+        }
     }
 
     /// Connects member `member` (0-based over all rooms) of `room` from `source`; returns once
@@ -119,7 +169,7 @@ impl Target {
     /// A handle that publishes ticks; cheap to clone.
     pub async fn publisher(&self) -> anyhow::Result<Publisher> {
         Ok(match self {
-            Self::Tandem(t) => Publisher::Tandem(t.publisher()),
+            Self::Tandem(t) => Publisher::Tandem(t.publisher()?),
             Self::SocketIo(t) => Publisher::SocketIo(t.publisher()),
             Self::Sockudo(t) => Publisher::Sockudo(t.publisher()),
             Self::Raw(t) => Publisher::Raw(t.publisher().await?),

@@ -1,0 +1,67 @@
+//! CPU time a target's processes spend over a phase: each of its own processes (every Tandem
+//! node, Redis) and, apart, the PostgreSQL backends serving its database.
+
+use std::collections::HashMap;
+
+use crate::server::cpu_seconds;
+use crate::targets::Target;
+
+/// CPU seconds used so far, read at one moment.
+pub struct Sample {
+    processes: Vec<(String, f64)>,
+    /// By backend pid; `None` without PostgreSQL.
+    postgres: Option<HashMap<u32, f64>>,
+}
+
+/// CPU seconds used between two samples.
+#[derive(Debug, Clone, Default)]
+pub struct Used {
+    /// Per named process of the target (`node1`, …, `redis`; `server` for peers).
+    pub processes: Vec<(String, f64)>,
+    /// The PostgreSQL backends connected to the target's database (also those that connected
+    /// during the phase; not those that ended during it). `None` without PostgreSQL.
+    pub postgres: Option<f64>,
+}
+
+impl Used {
+    /// Sum over the target's own processes (PostgreSQL not included).
+    pub fn total(&self) -> f64 {
+        self.processes.iter().map(|(_, s)| s).sum()
+    }
+}
+
+/// Reads the CPU time of `target`'s processes and of its PostgreSQL backends.
+pub fn sample(target: &Target) -> anyhow::Result<Sample> {
+    let processes = target
+        .processes()
+        .into_iter()
+        .map(|(name, pid)| Ok((name, cpu_seconds(pid)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let postgres = match target.database() {
+        // A backend may end between the query and the read: it is left out.
+        Some(database) => {
+            Some(database.backend_pids()?.into_iter().filter_map(|pid| Some((pid, cpu_seconds(pid).ok()?))).collect())
+        }
+        None => None,
+    };
+    Ok(Sample { processes, postgres })
+}
+
+impl Sample {
+    /// What was used from `before` to this sample.
+    pub fn since(&self, before: &Sample) -> Used {
+        let processes = self
+            .processes
+            .iter()
+            .map(|(name, now)| {
+                let then = before.processes.iter().find(|(n, _)| n == name).map_or(0.0, |(_, s)| *s);
+                (name.clone(), now - then)
+            })
+            .collect();
+        let postgres = self.postgres.as_ref().map(|now| {
+            let then = before.postgres.as_ref();
+            now.iter().map(|(pid, s)| s - then.and_then(|t| t.get(pid)).copied().unwrap_or(0.0)).sum()
+        });
+        Used { processes, postgres }
+    }
+}
