@@ -7,8 +7,16 @@ use tokio::time::Instant;
 
 use super::{Frame, NodeId, OutboundQueue, Push};
 
-/// Live durable events of one room held back during its replay: `(seq, frame)`.
-type HeldBack = Vec<(i64, Frame)>;
+/// Where one room's recovery stands for a connection.
+#[derive(Debug)]
+enum Recovery {
+    /// Its history is being replayed: live durable events held back, `(seq, frame)`.
+    Holding(Vec<(i64, Frame)>),
+    /// Replayed through this seq: a live event at or below it is a repeat and dropped, until
+    /// the first one above it (live events of a room arrive in seq order). In a cluster a
+    /// node's filler or another node's writer can deliver an event the replay already read.
+    Through(i64),
+}
 
 /// Process-unique connection number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,11 +39,11 @@ pub struct Connection {
     /// Rooms this connection is subscribed to, so unregistering can leave them all.
     rooms: Mutex<Vec<Box<str>>>,
     opened: Instant,
-    /// Set while at least one room is being replayed (see [`Connection::begin_recovery`]);
+    /// Set while at least one room is in `recovery` (see [`Connection::begin_recovery`]);
     /// lets live delivery skip the recovery lock in the common case.
     recovering: AtomicBool,
-    /// Live durable events held back per room while that room's history is replayed.
-    recovery: Mutex<Vec<(Box<str>, HeldBack)>>,
+    /// Rooms being replayed, or replayed and not yet live past the replay.
+    recovery: Mutex<Vec<(Box<str>, Recovery)>>,
     /// Microseconds after `opened` of the last frame (any kind) received from the client,
     /// rounded up so a pong is never dated before the ping it answers.
     last_activity_us: AtomicU64,
@@ -89,15 +97,27 @@ impl Connection {
     }
 
     /// Delivers a room event: durable events (`seq` set) of a room being recovered are held
-    /// back until [`Connection::finish_recovery`]; everything else is queued at once.
+    /// back until [`Connection::finish_recovery`], and those the replay already sent are
+    /// dropped; everything else is queued at once.
     pub fn deliver(&self, room: &str, seq: Option<i64>, frame: &Frame) {
         if let Some(seq) = seq
             && self.recovering.load(Ordering::Acquire)
         {
             let mut recovery = self.recovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((_, held)) = recovery.iter_mut().find(|(r, _)| &**r == room) {
-                held.push((seq, frame.clone()));
-                return;
+            if let Some(index) = recovery.iter().position(|(r, _)| &**r == room) {
+                match &mut recovery[index].1 {
+                    Recovery::Holding(held) => {
+                        held.push((seq, frame.clone()));
+                        return;
+                    }
+                    Recovery::Through(through) if seq <= *through => return,
+                    Recovery::Through(_) => {
+                        recovery.swap_remove(index);
+                        if recovery.is_empty() {
+                            self.recovering.store(false, Ordering::Release);
+                        }
+                    }
+                }
             }
         }
         self.send(frame.clone());
@@ -107,23 +127,35 @@ impl Connection {
     /// before reading its history, so nothing published in between is missed).
     pub fn begin_recovery(&self, room: &str) {
         let mut recovery = self.recovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !recovery.iter().any(|(r, _)| &**r == room) {
-            recovery.push((room.into(), Vec::new()));
+        match recovery.iter_mut().find(|(r, _)| &**r == room) {
+            Some((_, state @ Recovery::Through(_))) => *state = Recovery::Holding(Vec::new()),
+            Some(_) => {}
+            None => recovery.push((room.into(), Recovery::Holding(Vec::new()))),
         }
         self.recovering.store(true, Ordering::Release);
     }
 
     /// Ends the recovery of `room`: the held-back events with a seq above `replayed_through`
-    /// are queued in seq order (each once), and live delivery resumes. Done under the recovery
-    /// lock, so no live event can overtake them.
+    /// are queued in seq order (each once), and live delivery resumes, dropping events at or
+    /// below `replayed_through` (`i64::MAX`: the replay failed, nothing is dropped). Done under
+    /// the recovery lock, so no live event can overtake them.
     pub fn finish_recovery(&self, room: &str, replayed_through: i64) {
         let mut recovery = self.recovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(index) = recovery.iter().position(|(r, _)| &**r == room) else { return };
-        let (_, mut held) = recovery.swap_remove(index);
+        let Recovery::Holding(held) = &mut recovery[index].1 else { return };
+        let mut held = std::mem::take(held);
         held.sort_by_key(|(seq, _)| *seq);
         held.dedup_by_key(|(seq, _)| *seq);
-        for (_, frame) in held.into_iter().filter(|(seq, _)| *seq > replayed_through) {
+        let mut through = replayed_through;
+        for (seq, frame) in held.into_iter().filter(|(seq, _)| *seq > replayed_through) {
             self.send(frame);
+            through = seq;
+        }
+        if replayed_through == i64::MAX || through > replayed_through {
+            // Live past the replay already (or nothing to guard): no floor is needed.
+            recovery.swap_remove(index);
+        } else {
+            recovery[index].1 = Recovery::Through(through);
         }
         if recovery.is_empty() {
             self.recovering.store(false, Ordering::Release);

@@ -341,6 +341,31 @@ mod tests {
         assert_eq!(drain(&a).await, ["ephemeral, not held", "replayed 3", "replayed 4", "e5", "e6"]);
     }
 
+    #[tokio::test]
+    async fn events_the_replay_sent_are_not_sent_again_live() {
+        // In a cluster, the node's filler or another node's writer can deliver an event the
+        // replay already read, after the replay ended.
+        let registry = Registry::default();
+        let room = Room::thread("1");
+        let a = connection("a");
+        registry.register(&a);
+        a.begin_recovery(&room);
+        registry.subscribe(&a, &room);
+        a.send(Frame::from_static("replayed 1"));
+        a.send(Frame::from_static("replayed 2"));
+        a.finish_recovery(&room, 2);
+        registry.deliver(&room, Some(1), &Frame::from_static("e1 again"), None);
+        registry.deliver(&room, Some(2), &Frame::from_static("e2 again"), None);
+        registry.deliver(&room, Some(3), &Frame::from_static("e3"), None);
+        registry.deliver(&room, Some(4), &Frame::from_static("e4"), None);
+        assert_eq!(drain(&a).await, ["replayed 1", "replayed 2", "e3", "e4"]);
+        // A failed replay drops nothing afterwards.
+        a.begin_recovery(&room);
+        a.finish_recovery(&room, i64::MAX);
+        registry.deliver(&room, Some(2), &Frame::from_static("after a failed replay"), None);
+        assert_eq!(drain(&a).await, ["after a failed replay"]);
+    }
+
     #[test]
     fn overflowing_recipient_does_not_block_others() {
         let registry = Registry::default();

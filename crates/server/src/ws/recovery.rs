@@ -7,7 +7,10 @@
 //! (3); one committed after (2) is held back in (1); one that is both is sent once. Step (4)
 //! runs under the room's publish-order lock: a writer holds it from before its commit until its
 //! event is delivered, so an event committed before the last read cannot be delivered live
-//! after (4) — it is in the held-back set by then and deduplicated.
+//! after (4) — it is in the held-back set by then and deduplicated. In a cluster that lock is
+//! per node, and this node's sequencer may deliver events the replay already read (another
+//! node's writer, or the filler catching the room up) after (4): the connection then drops
+//! live events at or below the replayed seq until the first one above it.
 
 use tandem_protocol::ErrorCode;
 use tandem_protocol::ws::ServerFrame;
