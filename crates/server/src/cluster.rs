@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 
 use crate::config::ServeConfig;
 use crate::hub::redis::{Bus, Database, RedisBroker};
-use crate::hub::{Broker, Frame, Hub, NodeId, Presence};
+use crate::hub::{Frame, Hub, NodeId, Seams};
 use crate::server::StartError;
 use crate::store::Store;
 
@@ -73,7 +73,7 @@ pub async fn hub(config: &ServeConfig, store: &Store) -> Result<Hub, StartError>
     let database: Arc<dyn Database> = Arc::new(StoreDatabase(store.clone()));
     let grace = config.presence_grace;
     Ok(Hub::new(node, |inbound| {
-        let (broker, presence) = RedisBroker::start(bus, node, inbound, database, grace);
-        (broker as Arc<dyn Broker>, presence as Arc<dyn Presence>)
+        let (broker, presence, viewers) = RedisBroker::start(bus, node, inbound, database, grace);
+        Seams { broker, presence, remote_viewers: Some(viewers) }
     }))
 }

@@ -1,7 +1,8 @@
 //! Presence across the nodes of a cluster (API.md §5): a user's first connection anywhere and
 //! last disconnection everywhere are announced once to co-members on every node, a user who
-//! hops nodes does not flap, and a node killed with SIGKILL takes its users offline within
-//! `--node-timeout` on the others.
+//! hops nodes does not flap, canvas viewers count across nodes, and a node killed with SIGKILL
+//! takes its users offline and its viewers out of canvases within `--node-timeout` on the
+//! others.
 //!
 //! Nodes `a`, `b` are in-process servers; the node that is killed is its own `tandem serve`
 //! process. All share one PostgreSQL schema and a private `redis-server`.
@@ -10,11 +11,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::canvases::{add_member as add_canvas_member, create_canvas, view};
 use common::node_process::NodeProcess;
 use common::redis::RedisProcess;
 use common::threads::{add_member, create_thread};
 use common::{Engine, TestDb, TestServer, WAIT, WsClient, user};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 async fn cluster_services() -> Option<(TestDb, RedisProcess)> {
     let db = TestDb::new(Engine::Postgres).await?;
@@ -105,6 +107,75 @@ async fn status_changes_are_announced_once_across_nodes() {
     assert!(!status_of(&mut alice_ws, &bob.id, WAIT).await, "no offline while he hopped");
 }
 
+/// Views `canvas` from a new socket at `ws_url` until the viewers list counts `expected`
+/// (the node learns of the other nodes' viewers over the bus, a moment after they joined).
+async fn view_until(ws_url: &str, canvas: &str, expected: i64) -> WsClient {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut ws = WsClient::open(ws_url).await.expect("upgrade");
+        ws.expect("connected").await;
+        if view(&mut ws, canvas).await["active_users"] == expected {
+            return ws;
+        }
+        assert!(Instant::now() < deadline, "the other node's viewer never showed up");
+        ws.socket.close(None).await.expect("close");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next `user_joined` / `user_left` (`kind`) about `user_id`, skipping other frames.
+async fn viewer_frame(ws: &mut WsClient, kind: &str, user_id: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = tokio::time::timeout(left, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} of {user_id} in {within:?}"));
+        if frame["type"] == kind && frame["user_id"] == user_id {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn canvas_viewers_count_across_nodes() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let canvas = create_canvas(&a, &alice, 4, 4).await;
+    add_canvas_member(&a, &alice, &canvas, &bob).await;
+    let mut alice_ws = a.connect(&alice.token).await;
+    view(&mut alice_ws, &canvas).await;
+
+    let bob_url = b.ws_url(&format!("?token={}", bob.token));
+    let mut bob_ws = view_until(&bob_url, &canvas, 2).await;
+    // Alice (on a) hears of bob (on b) with both counted.
+    loop {
+        let joined = viewer_frame(&mut alice_ws, "user_joined", &bob.id, WAIT).await;
+        if joined["active_users"] == 2 {
+            break;
+        }
+    }
+    // A second tab of bob's, on a: no second user_joined for alice; its list has both.
+    let mut bob_on_a = a.connect(&bob.token).await;
+    assert_eq!(view(&mut bob_on_a, &canvas).await["active_users"], 2);
+    bob_on_a.socket.close(None).await.expect("close");
+    // Typing crosses nodes too (a probe: alice sees it only after no user_joined came between).
+    bob_ws.send(json!({"type": "typing", "room": format!("canvas:{canvas}"), "is_typing": true})).await;
+    loop {
+        let frame = alice_ws.next().await;
+        assert_ne!(frame["type"], "user_joined", "bob's second tab was announced: {frame}");
+        assert_ne!(frame["type"], "user_left", "bob's second tab leaving was announced: {frame}");
+        if frame["type"] == "user_typing" {
+            break;
+        }
+    }
+    bob_ws.socket.close(None).await.expect("close");
+    let left = viewer_frame(&mut alice_ws, "user_left", &bob.id, WAIT).await;
+    assert_eq!(left["active_users"], 1, "{left}");
+}
+
 #[tokio::test]
 async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
     let Some((db, redis)) = cluster_services().await else { return };
@@ -122,11 +193,33 @@ async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
     assert!(status_of(&mut alice_ws, &bob.id, WAIT).await, "bob online, from the other process");
     until_online_is(&a.base, &alice.token, &bob.id, true).await;
 
+    // Bob also views a canvas with alice, from the doomed node.
+    let canvas = create_canvas(&a, &alice, 4, 4).await;
+    add_canvas_member(&a, &alice, &canvas, &bob).await;
+    view(&mut alice_ws, &canvas).await;
+    let _bob_viewing = view_until(&doomed.ws_url(&bob.token), &canvas, 2).await;
+
     let killed = Instant::now();
     doomed.kill();
-    // 2 s node timeout + 1 s probe, with no grace (the test nodes announce at once), plus
-    // slack for a loaded machine.
-    assert!(!status_of(&mut alice_ws, &bob.id, Duration::from_secs(10)).await, "bob offline after the kill");
+    // 2 s node timeout, then 3 probes (1 s each) with the registration missing, no grace (the
+    // test nodes announce at once), plus slack for a loaded machine; the offline and the
+    // viewer's leaving come in either order.
+    let deadline = killed + Duration::from_secs(12);
+    let (mut offline, mut left) = (None, None);
+    while offline.is_none() || left.is_none() {
+        assert!(Instant::now() < deadline, "after the kill: offline {offline:?}, user_left {left:?}");
+        let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), alice_ws.next()).await else { continue };
+        if frame["user_id"] != bob.id.as_str() {
+            continue;
+        }
+        match frame["type"].as_str() {
+            Some("user_status_changed") => offline = Some(frame["is_online"].clone()),
+            Some("user_left") => left = Some(frame["active_users"].clone()),
+            _ => {}
+        }
+    }
+    assert_eq!(offline, Some(json!(false)), "bob offline after the kill");
+    assert_eq!(left, Some(json!(1)), "the dead node's viewer left the canvas");
     let took = killed.elapsed();
     assert!(took >= Duration::from_secs(1), "not before the node timed out: {took:?}");
     until_online_is(&a.base, &alice.token, &bob.id, false).await;
@@ -134,4 +227,40 @@ async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
     assert!(me["last_online"].as_str().is_some(), "the dead node's last_online written for it: {me}");
     let (_, ready) = a.call("GET", "/readyz", None, None).await;
     assert_eq!(ready["bus"]["dead_nodes"], 1, "{ready}");
+}
+
+#[tokio::test]
+async fn presence_survives_redis_losing_its_data() {
+    let Some((db, mut redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let thread = create_thread(&a, &alice, "outage").await;
+    add_member(&a, &alice, &thread, &bob).await;
+    let mut alice_ws = a.connect(&alice.token).await;
+    let mut bob_ws = b.connect(&bob.token).await;
+    assert!(status_of(&mut alice_ws, &bob.id, WAIT).await);
+
+    // Redis is killed and comes back empty (no persistence): each node writes its users again.
+    redis.stop();
+    redis.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut connection = redis.connection().await;
+    loop {
+        let nodes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg("tandem:online:".to_owned() + &bob.id)
+            .query_async(&mut connection)
+            .await
+            .expect("smembers");
+        if nodes == ["b"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node b never wrote bob back to Redis: {nodes:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(online_on(&a.base, &alice.token, &bob.id).await, "still online to a");
+
+    // His going offline is still news, announced once.
+    bob_ws.socket.close(None).await.expect("close");
+    assert!(!status_of(&mut alice_ws, &bob.id, WAIT).await, "offline after the outage");
 }

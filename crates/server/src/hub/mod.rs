@@ -88,6 +88,17 @@ impl Except {
     }
 }
 
+/// What a hub is built on: how publications travel, who is online, and (cluster) who views
+/// which room on the other nodes.
+pub struct Seams {
+    /// Carries publications and membership changes to every node.
+    pub broker: Arc<dyn Broker>,
+    /// Who is online, and announcing it.
+    pub presence: Arc<dyn Presence>,
+    /// The viewers on other nodes (`None` on a single node).
+    pub remote_viewers: Option<Arc<dyn activity::RemoteViewers>>,
+}
+
 /// Handle to this node's hub. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -107,15 +118,18 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// A single-node hub: in-process broker and presence.
     pub fn local() -> Self {
-        Self::new(NodeId::random(), |inbound| (LocalBroker::new(inbound.clone()), LocalPresence::new(inbound)))
+        Self::new(NodeId::random(), |inbound| Seams {
+            broker: LocalBroker::new(inbound.clone()),
+            presence: LocalPresence::new(inbound),
+            remote_viewers: None,
+        })
     }
 
-    /// A hub on node `node` whose broker and presence are built by `seams` around this node's
-    /// inbound side.
-    pub fn new(node: NodeId, seams: impl FnOnce(Inbound) -> (Arc<dyn Broker>, Arc<dyn Presence>)) -> Self {
+    /// A hub on node `node` whose seams are built by `seams` around this node's inbound side.
+    pub fn new(node: NodeId, seams: impl FnOnce(Inbound) -> Seams) -> Self {
         let registry = Registry::default();
-        let (broker, presence) = seams(Inbound::new(registry.clone()));
-        let activity = Activity::new(node, registry.clone(), broker.clone());
+        let Seams { broker, presence, remote_viewers } = seams(Inbound::new(registry.clone()));
+        let activity = Activity::new(node, registry.clone(), broker.clone(), remote_viewers);
         Self { node, registry, broker, presence, activity }
     }
 

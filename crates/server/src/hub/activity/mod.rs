@@ -9,7 +9,10 @@
 //! * Wake-ups (a change due at the end of a window, an expiry) run on tasks tracked by the
 //!   hub and cancelled by [`Activity::close`].
 //! * A viewer is a user with at least one connection in a viewed room; `user_joined` /
-//!   `user_left` announce only the first and last such connection, with `active_users`.
+//!   `user_left` announce only the first and last such connection, with `active_users`. In a
+//!   cluster, [`RemoteViewers`] tells which users view the room on other nodes: they count in
+//!   `active_users` and `canvas_viewers`, a user already viewing elsewhere is not announced
+//!   again, and a dead node's viewers leave.
 //! * A connection leaving a room (unsubscribe or disconnect) clears its user's activity there
 //!   for the others at once, bypassing the windows, when it was the user's last connection in
 //!   the room.
@@ -97,10 +100,24 @@ struct RoomState {
     viewers: HashMap<Box<str>, Viewer>,
 }
 
+/// Called with `(room, user id, username, name)` of a viewer gone with its node.
+pub type ViewerGone = Box<dyn Fn(&str, &str, &str, &str) + Send + Sync>;
+
+/// The viewers of rooms on other nodes (cluster mode).
+pub trait RemoteViewers: Send + Sync + 'static {
+    /// The viewers of `room` on other nodes: `(user id, username, name)`.
+    fn of(&self, room: &str) -> Vec<(String, String, String)>;
+    /// `user_id` became (`true`) or stopped being (`false`) a viewer of `room` on this node.
+    fn changed(&self, room: &str, user_id: &str, username: &str, name: &str, viewing: bool);
+    /// Registers what to call when a viewer on another node is gone with its node.
+    fn on_gone(&self, gone: ViewerGone);
+}
+
 struct Inner {
     node: NodeId,
     registry: Registry,
     broker: Arc<dyn Broker>,
+    remote: Option<Arc<dyn RemoteViewers>>,
     rooms: Shards<RoomState>,
     timers: TaskTracker,
     closed: CancellationToken,
@@ -122,16 +139,51 @@ impl std::fmt::Debug for Activity {
 type Outbox = Vec<(Box<str>, ServerFrame, Except)>;
 
 impl Activity {
-    pub(super) fn new(node: NodeId, registry: Registry, broker: Arc<dyn Broker>) -> Self {
+    pub(super) fn new(
+        node: NodeId,
+        registry: Registry,
+        broker: Arc<dyn Broker>,
+        remote: Option<Arc<dyn RemoteViewers>>,
+    ) -> Self {
         let inner = Inner {
             node,
             registry,
             broker,
+            remote,
             rooms: Shards::default(),
             timers: TaskTracker::new(),
             closed: CancellationToken::new(),
         };
-        Self { inner: Arc::new(inner) }
+        let activity = Self { inner: Arc::new(inner) };
+        if let Some(remote) = &activity.inner.remote {
+            // Weak: the remote viewers live inside this activity's own hub.
+            let weak = Arc::downgrade(&activity.inner);
+            remote.on_gone(Box::new(move |room, user_id, username, name| {
+                if let Some(inner) = weak.upgrade() {
+                    Self { inner }.remote_viewer_gone(room, user_id, username, name);
+                }
+            }));
+        }
+        activity
+    }
+
+    fn remote_viewers(&self, room: &str) -> Vec<(String, String, String)> {
+        self.inner.remote.as_ref().map(|remote| remote.of(room)).unwrap_or_default()
+    }
+
+    /// A viewer of `room` on a dead node is gone: unless they view it here too, this node's
+    /// connections in the room get `user_left` (each node tells its own).
+    fn remote_viewer_gone(&self, room: &str, user_id: &str, username: &str, name: &str) {
+        let Ok(room) = Room::parse(room) else { return };
+        let frame = {
+            let rooms = self.inner.rooms.read(&room);
+            if rooms.get(room.as_str()).is_some_and(|state| state.viewers.contains_key(user_id)) {
+                return;
+            }
+            ServerFrame::UserLeft(self.viewer_event(&room, user_id, username, name))
+        };
+        let frame = Frame::from(super::to_json(&frame));
+        self.inner.registry.deliver(&room, None, &frame, None);
     }
 
     fn publish(&self, outbox: Outbox) {
@@ -249,17 +301,26 @@ impl Activity {
             let mut rooms = self.inner.rooms.write(room);
             let state = rooms.entry(room.as_str().into()).or_default();
             let mut outbox = Vec::new();
-            if !state.viewers.contains_key(user_id) && self.is_in_room(room, user_id) {
-                state.viewers.insert(user_id.into(), Viewer { username: username.into(), name: name.into() });
-                let frame = ServerFrame::UserJoined(self.viewer_event(room, user_id, username, name));
-                outbox.push((Box::from(room.as_str()), frame, Except::User(user_id.to_owned())));
-            }
             let mut viewers: Vec<_> = state
                 .viewers
                 .iter()
                 .map(|(id, v)| (id.to_string(), v.username.to_string(), v.name.to_string()))
                 .collect();
+            let remote = self.remote_viewers(room);
+            if !state.viewers.contains_key(user_id) && self.is_in_room(room, user_id) {
+                state.viewers.insert(user_id.into(), Viewer { username: username.into(), name: name.into() });
+                viewers.push((user_id.to_owned(), username.to_owned(), name.to_owned()));
+                if let Some(directory) = &self.inner.remote {
+                    directory.changed(room, user_id, username, name, true);
+                }
+                if !remote.iter().any(|(id, _, _)| id == user_id) {
+                    let frame = ServerFrame::UserJoined(self.viewer_event(room, user_id, username, name));
+                    outbox.push((Box::from(room.as_str()), frame, Except::User(user_id.to_owned())));
+                }
+            }
+            viewers.extend(remote);
             viewers.sort();
+            viewers.dedup_by(|a, b| a.0 == b.0);
             (viewers, outbox)
         };
         self.publish(outbox);
@@ -290,7 +351,17 @@ impl Activity {
                 }
             }
             if let Some(viewer) = state.viewers.remove(user_id) {
-                frames.push(ServerFrame::UserLeft(self.viewer_event(room, user_id, &viewer.username, &viewer.name)));
+                if let Some(directory) = &self.inner.remote {
+                    directory.changed(room, user_id, &viewer.username, &viewer.name, false);
+                }
+                if !self.remote_viewers(room).iter().any(|(id, _, _)| id == user_id) {
+                    frames.push(ServerFrame::UserLeft(self.viewer_event(
+                        room,
+                        user_id,
+                        &viewer.username,
+                        &viewer.name,
+                    )));
+                }
             }
             if state.gates.is_empty() && state.viewers.is_empty() {
                 rooms.remove(room.as_str());
@@ -301,13 +372,22 @@ impl Activity {
         self.publish(outbox);
     }
 
+    /// The distinct users with a connection in `room` here, plus its viewers on other nodes.
+    fn active_users(&self, room: &str) -> usize {
+        let mut users = self.inner.registry.viewers(room);
+        users.extend(self.remote_viewers(room).into_iter().map(|(id, _, _)| id));
+        users.sort();
+        users.dedup();
+        users.len()
+    }
+
     fn viewer_event(&self, room: &Room, user_id: &str, username: &str, name: &str) -> ViewerEvent {
         ViewerEvent {
             room: room.to_string(),
             user_id: user_id.to_owned(),
             username: username.to_owned(),
             display_name: name.to_owned(),
-            active_users: self.inner.registry.viewers(room).len(),
+            active_users: self.active_users(room),
             timestamp: clock::now_ms(),
         }
     }

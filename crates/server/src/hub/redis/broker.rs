@@ -1,13 +1,13 @@
 //! [`RedisBroker`]: publications and membership changes over Redis pub/sub, durable events
 //! in order through the sequencer, gaps filled from the log.
 //!
-//! Its background work runs on eight tasks it tracks and stops on [`Broker::close`]:
+//! Its background work runs on nine tasks it tracks and stops on [`Broker::close`]:
 //! the publisher (pipelines queued `PUBLISH`es), the receiver (Redis pushes → this node's
 //! inbound and presence), the interest task (`SUBSCRIBE` / `UNSUBSCRIBE` as local interest
 //! changes), the filler (log reads for rooms with a gap), the high-water check (finds rooms
 //! whose last events never arrived), the keeper (probes Redis every
 //! second, keeps the node's registration alive, catches every room up after an outage) and
-//! the two presence tasks (see [`ClusterPresence`]).
+//! the two presence tasks (see [`ClusterPresence`]) and the viewers task ([`ViewerMirror`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -26,7 +26,8 @@ use super::connect::{Bus, node_key};
 use super::presence::{self, ClusterPresence, NODES_KEY};
 use super::sequencer::{Fill, Held, Offered, Sequencer};
 use super::status::{BusReport, BusStatus};
-use super::wire::{self, MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL};
+use super::viewers::{self, ViewerMirror};
+use super::wire::{self, MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL};
 use crate::hub::{Broker, Inbound, NodeId, Publication};
 
 /// Publications waiting for the publisher; beyond this they are dropped (and counted): the
@@ -65,6 +66,7 @@ struct Inner {
     interest_changed: Notify,
     status: Arc<BusStatus>,
     presence: Arc<ClusterPresence>,
+    viewers: Arc<ViewerMirror>,
     tasks: TaskTracker,
     closed: CancellationToken,
 }
@@ -76,18 +78,20 @@ pub struct RedisBroker {
 
 impl RedisBroker {
     /// Starts the broker's tasks on `bus`, delivering into `inbound` and filling gaps from
-    /// `database`; returns it with the node's presence (`grace`: the presence grace, also
-    /// waited before a dead node's users go offline).
+    /// `database`; returns it with the node's presence and its mirror of the other nodes'
+    /// viewers (`grace`: the presence grace, also waited before a dead node's users go offline
+    /// and its viewers leave).
     pub fn start(
         bus: Bus,
         node: NodeId,
         inbound: Inbound,
         database: Arc<dyn Database>,
         grace: Duration,
-    ) -> (Arc<Self>, Arc<ClusterPresence>) {
+    ) -> (Arc<Self>, Arc<ClusterPresence>, Arc<ViewerMirror>) {
         let (outbox, outgoing) = mpsc::channel(OUTBOX);
         let (fills, fill_rx) = mpsc::unbounded_channel();
         let presence = ClusterPresence::new(&bus.name, inbound.clone());
+        let viewers = Arc::new(ViewerMirror::new(&bus.name));
         let inner = Arc::new(Inner {
             node,
             inbound,
@@ -98,6 +102,7 @@ impl RedisBroker {
             interest_changed: Notify::new(),
             status: Arc::new(BusStatus::default()),
             presence: presence.clone(),
+            viewers: viewers.clone(),
             tasks: TaskTracker::new(),
             closed: CancellationToken::new(),
         });
@@ -108,6 +113,7 @@ impl RedisBroker {
         tasks.spawn(follow_interest(inner.clone(), subscriber.clone()));
         let presence_tasks = Arc::new(presence::Tasks {
             presence: presence.clone(),
+            viewers: viewers.clone(),
             status: inner.status.clone(),
             database: database.clone(),
             grace,
@@ -117,10 +123,11 @@ impl RedisBroker {
         });
         tasks.spawn(presence::sync(presence_tasks.clone(), publisher.clone()));
         tasks.spawn(presence::watch(presence_tasks, publisher.clone()));
+        tasks.spawn(viewers::sync(viewers.clone(), publisher.clone(), inner.closed.clone()));
         tasks.spawn(check_high_water(inner.clone(), database.clone()));
         tasks.spawn(fill(inner.clone(), database, fill_rx));
         tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
-        (Arc::new(Self { inner }), presence)
+        (Arc::new(Self { inner }), presence, viewers)
     }
 }
 
@@ -252,6 +259,12 @@ impl Inner {
         let Ok(channel) = std::str::from_utf8(&channel) else { return self.status.malformed() };
         if channel == PRESENCE_CHANNEL {
             if let Err(e) = self.presence.on_message(&payload) {
+                self.malformed(&e);
+            }
+            return;
+        }
+        if channel == VIEWERS_CHANNEL {
+            if let Err(e) = self.viewers.on_message(&payload) {
                 self.malformed(&e);
             }
             return;
@@ -491,5 +504,6 @@ async fn keep(
             inner.status.lost();
         }
     }
+    inner.viewers.unpublish(&mut publisher).await;
     let _ = redis::cmd("DEL").arg(&key).query_async::<()>(&mut publisher).await;
 }

@@ -8,7 +8,7 @@ use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo};
 use tokio::sync::mpsc;
 
 use super::presence::NODES_KEY;
-use super::wire::{MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL};
+use super::wire::{MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL};
 use crate::hub::NodeId;
 
 /// Pushes (pub/sub messages, disconnections) waiting for the receiver task. Full means the
@@ -49,7 +49,7 @@ pub(super) fn node_key(name: &str) -> String {
 impl Bus {
     /// Connects to `url` as node `name` (process id `node`), registers the name for
     /// `node_timeout` (refused if another live node holds it) and listens to the membership
-    /// and presence channels.
+    /// presence and viewers channels.
     pub async fn connect(url: &str, name: &str, node: NodeId, node_timeout: Duration) -> Result<Self, BusError> {
         let shown = redact(url);
         let error = |source| BusError::Connect { url: shown.clone(), source };
@@ -90,7 +90,7 @@ impl Bus {
             return Err(BusError::DuplicateNode(name.to_owned()));
         }
         redis::cmd("SADD").arg(NODES_KEY).arg(name).query_async::<()>(&mut publisher).await.map_err(error)?;
-        subscriber.subscribe(&[MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL]).await.map_err(error)?;
+        subscriber.subscribe(&[MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL]).await.map_err(error)?;
         Ok(Self { name: name.to_owned(), publisher, subscriber, pushes, lost_pushes, node_timeout })
     }
 }

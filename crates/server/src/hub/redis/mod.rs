@@ -9,7 +9,8 @@
 //!   durable events in seq order, once, through its `Sequencer`, and fills any gap (a lost
 //!   message, an outage, the moments before a subscription took effect) from the log.
 //! * [`ClusterPresence`] decides in Redis who is online on any node, announces each change
-//!   once, and takes a dead node's users offline.
+//!   once, and takes a dead node's users offline; [`ViewerMirror`] knows who views which room
+//!   on the other nodes.
 //! * `wire` is the message format; `status` the counters behind `/readyz` and `/metrics`.
 
 mod broker;
@@ -17,6 +18,7 @@ mod connect;
 mod presence;
 mod sequencer;
 mod status;
+mod viewers;
 mod wire;
 
 use futures_util::future::BoxFuture;
@@ -25,6 +27,7 @@ pub use broker::RedisBroker;
 pub use connect::{Bus, BusError};
 pub use presence::ClusterPresence;
 pub use status::BusReport;
+pub use viewers::ViewerMirror;
 
 use super::Frame;
 

@@ -10,8 +10,10 @@
 //!   the user's co-members (one bus message per announcement, not one per co-member).
 //! * Every node mirrors the other nodes' users (for [`Presence::is_online`]) from those
 //!   messages, and reloads the mirror from Redis after an outage and every 30 s.
-//! * A node whose registration expired (`--node-timeout`) is dead: after the presence grace,
-//!   one live node (a lease in Redis) takes its users offline and announces the news.
+//! * A node whose registration expired (`--node-timeout`) is dead: after the presence grace
+//!   (and at least three probes), one live node (a lease in Redis) takes its users offline and
+//!   announces the news, and every node lets its own connections see the dead node's canvas
+//!   viewers leave.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +26,7 @@ use tokio::sync::Notify;
 use super::Database;
 use super::connect::node_key;
 use super::status::BusStatus;
+use super::viewers::ViewerMirror;
 use super::wire::{self, PRESENCE_CHANNEL};
 use crate::hub::shards::Shards;
 use crate::hub::{Frame, Inbound, NodePresence, Presence, Transition, deliver_to_users};
@@ -34,6 +37,8 @@ pub(super) const NODES_KEY: &str = "tandem:nodes";
 const SYNC_BATCH: usize = 256;
 /// How often the mirror of the other nodes is reloaded from Redis in any case.
 const RELOAD: Duration = Duration::from_secs(30);
+/// Probes a node's registration must be missing before it is dead (besides the grace).
+const DEAD_AFTER_PROBES: u32 = 3;
 /// How long a node's lease to take a dead node's users offline lasts.
 const REAP_LEASE_MS: u64 = 60_000;
 
@@ -265,6 +270,7 @@ impl Presence for ClusterPresence {
 /// What the tasks need besides the presence itself.
 pub(super) struct Tasks {
     pub presence: Arc<ClusterPresence>,
+    pub viewers: Arc<ViewerMirror>,
     pub status: Arc<BusStatus>,
     pub database: Arc<dyn Database>,
     pub grace: Duration,
@@ -375,6 +381,9 @@ pub(super) async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) 
             for user in presence.view.told_online() {
                 presence.want(&user, Want { op: 'r', frame: None }, false);
             }
+            if let Err(e) = tasks.viewers.republish(&mut connection).await {
+                tracing::debug!(error = %e, "could not write this node's viewers again");
+            }
         }
         let nodes: Vec<String> = match redis::cmd("SMEMBERS").arg(NODES_KEY).query_async(&mut connection).await {
             Ok(nodes) => nodes,
@@ -382,6 +391,7 @@ pub(super) async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) 
         };
         if (outage || reloaded.is_none_or(|at| at.elapsed() >= RELOAD))
             && reload(presence, &mut connection, &nodes).await.is_ok()
+            && reload_viewers(&tasks.viewers, &mut connection, &presence.name, &nodes).await.is_ok()
         {
             reloaded = Some(Instant::now());
         }
@@ -395,10 +405,14 @@ pub(super) async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) 
                 continue;
             }
             let since = *dead_since.entry(node.clone()).or_insert_with(Instant::now);
-            if since.elapsed() >= tasks.grace
-                && let Err(e) = reap(&tasks, &mut connection, node).await
-            {
-                tracing::warn!(node, error = %e, "could not take a dead node's users offline; retrying");
+            // At least a few probes: after Redis lost its data, every node's registration is
+            // missing until its keeper writes it again (within a probe).
+            if since.elapsed() >= tasks.grace.max(DEAD_AFTER_PROBES * tasks.probe) {
+                // Every node lets its own connections see the dead node's viewers leave.
+                tasks.viewers.drop_node(node);
+                if let Err(e) = reap(&tasks, &mut connection, node).await {
+                    tracing::warn!(node, error = %e, "could not take a dead node's users offline; retrying");
+                }
             }
         }
         dead_since.retain(|node, _| nodes.contains(node));
@@ -418,6 +432,22 @@ async fn reload(
     let known: Vec<String> = presence.by_node.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect();
     for gone in known.iter().filter(|node| !nodes.contains(node)) {
         presence.replace_node(gone, None);
+    }
+    Ok(())
+}
+
+/// Loads every other node's viewers into the mirror; drops nodes no longer in the cluster.
+async fn reload_viewers(
+    viewers: &ViewerMirror,
+    connection: &mut ConnectionManager,
+    own: &str,
+    nodes: &[String],
+) -> redis::RedisResult<()> {
+    for node in nodes.iter().filter(|node| **node != own) {
+        viewers.reload(connection, node).await?;
+    }
+    for gone in viewers.nodes().iter().filter(|node| !nodes.contains(node)) {
+        viewers.drop_node(gone);
     }
     Ok(())
 }

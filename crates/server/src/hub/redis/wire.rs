@@ -16,6 +16,10 @@
 //!   (`+`) or no longer has (`-`) a connection on that node; when the change is news to the
 //!   user's co-members, the rooms are the user's and the frame is its `user_status_changed`
 //!   (both empty otherwise).
+//! * A node's viewer change, on channel [`VIEWERS_CHANNEL`]:
+//!   `V1\n{node name}\n{+ or -}\n{room}\n{user id}\n{username}\n{name}`: the user views (`+`)
+//!   or no longer views (`-`) the room on that node (the display name last: it may hold
+//!   anything).
 //!
 //! Anything else is [`Malformed`]: counted and dropped by the receiver, never delivered.
 
@@ -25,6 +29,8 @@ use crate::hub::{ConnId, Except, Frame, NodeId};
 pub const MEMBERSHIP_CHANNEL: &str = "tandem:members";
 /// Every node listens here for the other nodes' presence changes.
 pub const PRESENCE_CHANNEL: &str = "tandem:presence";
+/// Every node listens here for the other nodes' viewer changes.
+pub const VIEWERS_CHANNEL: &str = "tandem:viewers";
 /// Prefix of the per-room channels.
 const ROOM_CHANNEL_PREFIX: &str = "tandem:room:";
 
@@ -183,6 +189,48 @@ pub fn decode_presence(payload: &[u8]) -> Result<WirePresence, Malformed> {
     Ok(WirePresence { node: node.to_owned(), online, user_id: user_id.to_owned(), news })
 }
 
+/// A decoded viewer change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireViewer {
+    /// The node the viewer is on.
+    pub node: String,
+    /// Views the room now (`true`) or no longer (`false`).
+    pub viewing: bool,
+    /// The room.
+    pub room: String,
+    /// The user.
+    pub user_id: String,
+    /// Their username.
+    pub username: String,
+    /// Their display name.
+    pub name: String,
+}
+
+/// Writes a viewer change.
+pub fn encode_viewer(node: &str, viewing: bool, room: &str, user_id: &str, username: &str, name: &str) -> Vec<u8> {
+    format!("V1\n{node}\n{}\n{room}\n{user_id}\n{username}\n{name}", if viewing { '+' } else { '-' }).into_bytes()
+}
+
+/// Reads a viewer change.
+pub fn decode_viewer(payload: &[u8]) -> Result<WireViewer, Malformed> {
+    let mut fields = payload.splitn(7, |b| *b == b'\n');
+    if fields.next() != Some(b"V1") {
+        return Err(Malformed("not a viewer change (V1)"));
+    }
+    let node = text(fields.next())?.to_owned();
+    let viewing = match text(fields.next())? {
+        "+" => true,
+        "-" => false,
+        _ => return Err(Malformed("bad viewer kind")),
+    };
+    let (room, user_id) = (text(fields.next())?.to_owned(), text(fields.next())?.to_owned());
+    let (username, name) = (text(fields.next())?.to_owned(), text(fields.next())?.to_owned());
+    if node.is_empty() || room.is_empty() || user_id.is_empty() || room.contains(' ') {
+        return Err(Malformed("empty node, room or user"));
+    }
+    Ok(WireViewer { node, viewing, room, user_id, username, name })
+}
+
 fn text(field: Option<&[u8]>) -> Result<&str, Malformed> {
     std::str::from_utf8(field.ok_or(Malformed("missing field"))?).map_err(|_| Malformed("field is not UTF-8"))
 }
@@ -241,6 +289,25 @@ mod tests {
             [&b"S1\nn\n*\nu\n\n"[..], b"S1\n\n+\nu\n\n", b"S1\nn\n+\n\n\n", b"S1\nn\n+\nu", b"S2\nn\n+\nu\n\n"]
         {
             assert!(decode_presence(payload).is_err(), "{:?}", String::from_utf8_lossy(payload));
+        }
+    }
+
+    #[test]
+    fn viewer_changes_round_trip() {
+        let decoded = decode_viewer(&encode_viewer("n1", true, "canvas:c", "u1", "ann", "Ann\nB")).expect("decodes");
+        let expected = WireViewer {
+            node: "n1".into(),
+            viewing: true,
+            room: "canvas:c".into(),
+            user_id: "u1".into(),
+            username: "ann".into(),
+            name: "Ann\nB".into(),
+        };
+        assert_eq!(decoded, expected);
+        for payload in
+            [&b"V1\nn\n*\nr\nu\na\nb"[..], b"V1\nn\n+\n\nu\na\nb", b"V1\nn\n+\nr\nu", b"V2\nn\n+\nr\nu\na\nb"]
+        {
+            assert!(decode_viewer(payload).is_err(), "{:?}", String::from_utf8_lossy(payload));
         }
     }
 
