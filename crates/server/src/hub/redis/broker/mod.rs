@@ -21,10 +21,12 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod log;
+
 use super::Database;
 use super::connect::{Bus, node_key};
 use super::presence::{self, ClusterPresence, NODES_KEY};
-use super::sequencer::{Fill, Held, Offered, Sequencer};
+use super::sequencer::{Held, Offered, Sequencer};
 use super::status::{BusReport, BusStatus};
 use super::viewers::{self, ViewerMirror};
 use super::wire::{self, MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL};
@@ -39,11 +41,6 @@ const BATCH: usize = 512;
 const FILL_LIMIT: i64 = 500;
 /// Pause before retrying a failed Redis command or log read.
 const RETRY: Duration = Duration::from_millis(250);
-/// How often every room's delivered seq is checked against the log (a lost tail: the last
-/// events of a room lost on the bus, with no later event to reveal the gap).
-const HIGH_WATER: Duration = Duration::from_secs(2);
-/// Rooms whose heads are read in one query.
-const HEADS_BATCH: usize = 500;
 /// How often Redis is probed (and the node's registration refreshed).
 const PROBE: Duration = Duration::from_secs(1);
 
@@ -124,8 +121,8 @@ impl RedisBroker {
         tasks.spawn(presence::sync(presence_tasks.clone(), publisher.clone()));
         tasks.spawn(presence::watch(presence_tasks, publisher.clone()));
         tasks.spawn(viewers::sync(viewers.clone(), publisher.clone(), inner.closed.clone()));
-        tasks.spawn(check_high_water(inner.clone(), database.clone()));
-        tasks.spawn(fill(inner.clone(), database, fill_rx));
+        tasks.spawn(log::check_high_water(inner.clone(), database.clone()));
+        tasks.spawn(log::fill(inner.clone(), database, fill_rx));
         tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
         (Arc::new(Self { inner }), presence, viewers)
     }
@@ -390,75 +387,6 @@ async fn follow_interest(inner: Arc<Inner>, mut connection: ConnectionManager) {
                 () = tokio::time::sleep(RETRY) => inner.interest_changed.notify_one(),
             }
         }
-    }
-}
-
-/// The filler: reads the log for rooms with a gap, or their head for new feeds.
-async fn fill(inner: Arc<Inner>, log: Arc<dyn Database>, mut rooms: mpsc::UnboundedReceiver<String>) {
-    loop {
-        let room = tokio::select! {
-            () = inner.closed.cancelled() => return,
-            room = rooms.recv() => room,
-        };
-        let Some(room) = room else { return };
-        while let Some(next) = inner.sequencer.next_fill(&room) {
-            let more = match next {
-                Fill::Head => match log.head(&room).await {
-                    Ok(head) => inner.sequencer.head(&room, head, &mut |seq, held| inner.deliver(&room, seq, held)),
-                    Err(e) => retry(&inner, &room, &e).await,
-                },
-                Fill::After(after) => match log.after(&room, after, FILL_LIMIT).await {
-                    Ok(events) => {
-                        inner.status.backfilled(events.len() as u64);
-                        let mut deliver = |seq, held: &Held| inner.deliver(&room, seq, held);
-                        inner.sequencer.fill(&room, events, &mut deliver, &mut || inner.status.gap())
-                    }
-                    Err(e) => retry(&inner, &room, &e).await,
-                },
-            };
-            if !more || inner.closed.is_cancelled() {
-                break;
-            }
-        }
-    }
-}
-
-/// The high-water check: every [`HIGH_WATER`], reads the heads of the rooms with a feed; a
-/// room that has still not delivered the head read one period earlier lost its tail on the
-/// bus, and goes to the filler (counted as a gap). Comparing with the previous read, not the
-/// current one, leaves events in flight alone.
-async fn check_high_water(inner: Arc<Inner>, database: Arc<dyn Database>) {
-    let mut previous: HashMap<String, i64> = HashMap::new();
-    let mut tick = tokio::time::interval(HIGH_WATER);
-    loop {
-        tokio::select! {
-            () = inner.closed.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let rooms = inner.sequencer.rooms();
-        let mut heads = HashMap::with_capacity(rooms.len());
-        for chunk in rooms.chunks(HEADS_BATCH) {
-            match database.heads(chunk).await {
-                Ok(read) => heads.extend(read),
-                Err(e) => tracing::debug!(error = %e, "could not read room heads"),
-            }
-        }
-        for (room, head) in &previous {
-            if inner.sequencer.catch_up_below(room, *head) {
-                inner.status.gap();
-                inner.to_filler(room);
-            }
-        }
-        previous = heads;
-    }
-}
-
-/// After a failed log read: waits, then says whether to try again.
-async fn retry(inner: &Inner, room: &str, error: &str) -> bool {
-    tracing::warn!(room, error, "could not read the log to fill a gap; retrying");
-    tokio::select! {
-        () = inner.closed.cancelled() => false,
-        () = tokio::time::sleep(RETRY) => true,
     }
 }
 
