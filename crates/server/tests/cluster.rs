@@ -11,6 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::canvases::{add_member as add_canvas_member, create_canvas, view};
 use common::redis::RedisProcess;
 use common::threads::{add_member, create_thread, post_message};
 use common::{Engine, TestDb, TestServer, WAIT, WsClient, recv, user};
@@ -316,4 +317,57 @@ async fn a_lost_tail_is_found_by_the_high_water_check() {
     assert_eq!(frame["seq"], stored.seq, "{frame}");
     let bus = &readyz(&b).await["bus"];
     assert!(bus["gaps"].as_u64() >= Some(1), "{bus}");
+}
+
+#[tokio::test]
+async fn except_skips_the_same_recipients_on_every_node() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let alice = user(&a, "alice").await;
+    let bob = user(&a, "bob").await;
+    let canvas = create_canvas(&a, &alice, 4, 4).await;
+    add_canvas_member(&a, &alice, &canvas, &bob).await;
+    let room = format!("canvas:{canvas}");
+    let mut alice_on_a = WsClient::open(&a.ws_url(&format!("?token={}", alice.token))).await.expect("upgrade");
+    let connection_id = alice_on_a.expect("connected").await["connection_id"].as_str().expect("id").to_owned();
+    let mut alice_on_b = b.connect(&alice.token).await;
+    let mut bob_on_b = b.connect(&bob.token).await;
+    for ws in [&mut alice_on_a, &mut alice_on_b, &mut bob_on_b] {
+        view(ws, &canvas).await;
+    }
+    let tiles = format!("/api/v1/canvases/{canvas}/tiles");
+    let tile = |x: i64, from: Option<&str>| {
+        let mut request =
+            a.http.post(a.url(&tiles)).bearer_auth(&alice.token).json(&json!({"x": x, "y": 0, "data": {}}));
+        if let Some(connection) = from {
+            request = request.header("X-Connection-Id", connection);
+        }
+        async move { assert_eq!(request.send().await.expect("request").status(), 201) }
+    };
+    // Both nodes deliver the canvas before anything is measured.
+    tile(0, None).await;
+    for ws in [&mut alice_on_a, &mut alice_on_b, &mut bob_on_b] {
+        assert_eq!(next_of(ws, "tile_created").await["x"], 0);
+    }
+
+    // A tile placed "from" alice's tab on a: that tab alone is skipped live.
+    tile(1, Some(&connection_id)).await;
+    for ws in [&mut alice_on_b, &mut bob_on_b] {
+        assert_eq!(next_of(ws, "tile_created").await["x"], 1);
+    }
+    // Typing skips every connection of alice's, on both nodes; bob on b sees it.
+    alice_on_a.send(json!({"type": "typing", "room": room, "is_typing": true})).await;
+    assert_eq!(next_of(&mut bob_on_b, "user_typing").await["user_id"], alice.id.as_str());
+    // A marker published after both, by node a: what alice's tabs saw before it is all.
+    tile(2, None).await;
+    for (tab, ws) in [("a", &mut alice_on_a), ("b", &mut alice_on_b)] {
+        loop {
+            let frame = ws.next().await;
+            assert_ne!(frame["type"], "user_typing", "alice's tab on {tab} saw her own typing: {frame}");
+            if frame["type"] == "tile_created" {
+                assert_eq!(frame["x"], 2, "tab {tab}: {frame}");
+                break;
+            }
+        }
+    }
 }
