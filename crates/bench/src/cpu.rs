@@ -1,7 +1,10 @@
 //! CPU time a target's processes spend over a phase: each of its own processes (every Tandem
-//! node, Redis) and, apart, the PostgreSQL backends serving its database.
+//! node, Redis) and, apart, the PostgreSQL backends serving its database; and the whole
+//! machine's busy time, so CPU used by anything else during a run (another build, say) shows.
 
 use std::collections::HashMap;
+
+use anyhow::Context;
 
 use crate::server::cpu_seconds;
 use crate::targets::Target;
@@ -28,6 +31,17 @@ impl Used {
     pub fn total(&self) -> f64 {
         self.processes.iter().map(|(_, s)| s).sum()
     }
+}
+
+/// Busy CPU seconds of the whole machine since boot, over all cores (`/proc/stat`'s `cpu`
+/// line: user, nice, system, irq, softirq and steal, in USER_HZ = 100 ticks per second).
+pub fn machine_busy_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().filter(|l| l.starts_with("cpu ")).context("no cpu line in /proc/stat")?;
+    let ticks: Vec<f64> = line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>()?;
+    let tick = |i: usize| ticks.get(i).copied().context("short cpu line in /proc/stat");
+    // user nice system idle iowait irq softirq steal
+    Ok((tick(0)? + tick(1)? + tick(2)? + tick(5)? + tick(6)? + tick(7)?) / 100.0)
 }
 
 /// Reads the CPU time of `target`'s processes and of its PostgreSQL backends.

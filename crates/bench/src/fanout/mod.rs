@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::server::rss_kib;
+use crate::server::{cpu_seconds, rss_kib};
 use crate::targets::{ClusterArgs, Member, Programs, Received, Target, TargetKind};
 use crate::tick::Seen;
 use crate::{client, cpu, plot, report};
@@ -201,6 +201,8 @@ async fn run_one(run: Run, args: &FanoutArgs) -> anyhow::Result<Outcome> {
     }
 
     let cpu_before = cpu::sample(&target)?;
+    let generator_before = cpu_seconds(std::process::id())?;
+    let machine_before = cpu::machine_busy_seconds()?;
     let publish_started = Instant::now();
     let mut counts = vec![0_u64; args.rooms];
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
@@ -235,6 +237,8 @@ async fn run_one(run: Run, args: &FanoutArgs) -> anyhow::Result<Outcome> {
         samples.extend(seen.samples);
     }
     let cpu = cpu::sample(&target)?.since(&cpu_before);
+    let generator_cpu_s = cpu_seconds(std::process::id())? - generator_before;
+    let machine_cpu_s = cpu::machine_busy_seconds()? - machine_before;
     drop(target);
 
     let start_ms = u32::try_from(publish_started.duration_since(epoch).as_millis())?;
@@ -263,6 +267,8 @@ async fn run_one(run: Run, args: &FanoutArgs) -> anyhow::Result<Outcome> {
         foreign,
         deliveries_per_s: delivered as f64 / span_s,
         cpu,
+        generator_cpu_s,
+        machine_cpu_s,
         latency,
         throughput: per_second.iter().enumerate().map(|(s, &n)| (s as f64, n as f64)).collect(),
     })

@@ -50,6 +50,10 @@ pub struct Outcome {
     pub deliveries_per_s: f64,
     /// Server CPU time during the publish phase.
     pub cpu: cpu::Used,
+    /// The load generator's own CPU time (this process: members and publisher) in that phase.
+    pub generator_cpu_s: f64,
+    /// The whole machine's busy CPU time in that phase (every core, kernel included).
+    pub machine_cpu_s: f64,
     /// End-to-end latency, µs.
     pub latency: Histogram<u64>,
     /// Deliveries per second of the run, second by second.
@@ -71,6 +75,12 @@ impl Outcome {
         seconds * 1e6 / self.delivered.max(1) as f64
     }
 
+    /// Machine CPU not used by the server, PostgreSQL or the generator: the kernel's interrupt
+    /// work, and any other process (a build on the same cores).
+    pub fn other_cpu_s(&self) -> f64 {
+        self.machine_cpu_s - self.cpu.total() - self.cpu.postgres.unwrap_or(0.0) - self.generator_cpu_s
+    }
+
     /// The result as a JSON object.
     pub fn json(&self, offered_rate: u64) -> Value {
         let cpu: serde_json::Map<String, Value> =
@@ -82,7 +92,8 @@ impl Outcome {
             "expected": self.expected, "delivered": self.delivered, "lost": self.lost(),
             "duplicated": self.duplicated, "foreign": self.foreign, "deliveries_per_s": self.deliveries_per_s,
             "server_cpu_s": self.cpu.total(), "server_cpu_us_per_delivery": self.per_delivery_us(self.cpu.total()),
-            "cpu_s": cpu, "postgres_cpu_s": self.cpu.postgres,
+            "cpu_s": cpu, "postgres_cpu_s": self.cpu.postgres, "generator_cpu_s": self.generator_cpu_s,
+            "machine_cpu_s": self.machine_cpu_s, "other_cpu_s": self.other_cpu_s(),
             "latency_ms": report::percentiles_ms(&self.latency), "throughput_per_s": self.throughput,
         })
     }
@@ -125,6 +136,10 @@ pub fn print(title: &str, offered_rate: u64, outcomes: &[Outcome]) {
         ("server CPU µs / delivery".to_owned(), column(&|o| format!("{:.2}", o.per_delivery_us(o.cpu.total())))),
     ];
     rows.extend(cpu_rows(outcomes));
+    let generator = column(&|o| format!("{:.2}", o.per_delivery_us(o.generator_cpu_s)));
+    rows.push(("generator CPU µs / delivery".to_owned(), generator));
+    rows.push(("machine busy CPU s".to_owned(), column(&|o| format!("{:.2}", o.machine_cpu_s))));
+    rows.push(("  other (kernel, other processes) s".to_owned(), column(&|o| format!("{:.2}", o.other_cpu_s()))));
     let rows: Vec<(&str, Vec<String>)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let headers: Vec<String> = outcomes.iter().map(|o| o.run.label()).collect();
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
