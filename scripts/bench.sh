@@ -24,4 +24,7 @@ $bench raw --rooms 2 --members 2000 --rate 250 --duration 10s --json "$out/raw-2
 $bench fanout --targets tandem,raw --rooms 2 --members 2000 --rate 250 --duration 10s \
   --json "$out/fanout-2x2000.json" --plot "$out/fanout-2x2000.svg"
 scripts/bench-peers.sh
+# Cross-node fan-out (docs/BENCHMARKS.md, "Cluster fan-out (issue 16)"): needs PostgreSQL on
+# 127.0.0.1:5432, psql, and redis-server.
+scripts/bench-cluster.sh
 echo "results: $out/*.json, charts: $out/*.svg"

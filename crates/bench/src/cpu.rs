@@ -1,5 +1,5 @@
 //! CPU time a target's processes spend over a phase: each of its own processes (every Tandem
-//! node, Redis) and, apart, the PostgreSQL backends serving its database; and the whole
+//! node, Redis) and, apart, PostgreSQL (its database's backends and background writers); and the whole
 //! machine's busy time, so CPU used by anything else during a run (another build, say) shows.
 
 use std::collections::HashMap;
@@ -21,8 +21,9 @@ pub struct Sample {
 pub struct Used {
     /// Per named process of the target (`node1`, …, `redis`; `server` for peers).
     pub processes: Vec<(String, f64)>,
-    /// The PostgreSQL backends connected to the target's database (also those that connected
-    /// during the phase; not those that ended during it). `None` without PostgreSQL.
+    /// PostgreSQL: the backends connected to the target's database (also those that connected
+    /// during the phase; not those that ended during it) and the server's background
+    /// processes. `None` without PostgreSQL.
     pub postgres: Option<f64>,
 }
 
@@ -33,8 +34,8 @@ impl Used {
     }
 }
 
-/// Busy CPU seconds of the whole machine since boot, over all cores (`/proc/stat`'s `cpu`
-/// line: user, nice, system, irq, softirq and steal, in USER_HZ = 100 ticks per second).
+/// Busy CPU seconds of the whole machine since boot, over all cores: `/proc/stat`'s `cpu`
+/// line (user, nice, system, irq, softirq and steal; USER_HZ = 100 ticks per second).
 pub fn machine_busy_seconds() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/stat")?;
     let line = stat.lines().next().filter(|l| l.starts_with("cpu ")).context("no cpu line in /proc/stat")?;
@@ -54,7 +55,7 @@ pub fn sample(target: &Target) -> anyhow::Result<Sample> {
     let postgres = match target.database() {
         // A backend may end between the query and the read: it is left out.
         Some(database) => {
-            Some(database.backend_pids()?.into_iter().filter_map(|pid| Some((pid, cpu_seconds(pid).ok()?))).collect())
+            Some(database.server_pids()?.into_iter().filter_map(|pid| Some((pid, cpu_seconds(pid).ok()?))).collect())
         }
         None => None,
     };

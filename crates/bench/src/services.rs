@@ -40,9 +40,14 @@ impl PgDatabase {
         Ok(database)
     }
 
-    /// Process ids of the PostgreSQL backends currently connected to this database.
-    pub fn backend_pids(&self) -> anyhow::Result<Vec<u32>> {
-        let sql = format!("SELECT pid FROM pg_stat_activity WHERE datname = '{}'", self.name);
+    /// Process ids of the PostgreSQL backends connected to this database now, and of the
+    /// server's background processes (WAL writer, checkpointer, background writer, autovacuum
+    /// launcher), which work for every database on the server.
+    pub fn server_pids(&self) -> anyhow::Result<Vec<u32>> {
+        let sql = format!(
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' OR (datname IS NULL AND backend_type <> 'client backend')",
+            self.name
+        );
         let out = self.psql(&sql)?;
         out.lines().filter(|l| !l.is_empty()).map(|l| l.trim().parse::<u32>().context("pid")).collect()
     }

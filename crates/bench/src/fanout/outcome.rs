@@ -52,7 +52,7 @@ pub struct Outcome {
     pub cpu: cpu::Used,
     /// The load generator's own CPU time (this process: members and publisher) in that phase.
     pub generator_cpu_s: f64,
-    /// The whole machine's busy CPU time in that phase (every core, kernel included).
+    /// The whole machine's busy CPU time in that phase (every core, interrupts included).
     pub machine_cpu_s: f64,
     /// End-to-end latency, µs.
     pub latency: Histogram<u64>,
@@ -75,8 +75,10 @@ impl Outcome {
         seconds * 1e6 / self.delivered.max(1) as f64
     }
 
-    /// Machine CPU not used by the server, PostgreSQL or the generator: the kernel's interrupt
-    /// work, and any other process (a build on the same cores).
+    /// Machine CPU time not counted to the server, PostgreSQL or the generator: other
+    /// processes (a build on the same cores) and interrupts taken outside them. Machine and
+    /// process times are counted differently (ticks against exact run time), so a few tenths
+    /// of a second either way is noise.
     pub fn other_cpu_s(&self) -> f64 {
         self.machine_cpu_s - self.cpu.total() - self.cpu.postgres.unwrap_or(0.0) - self.generator_cpu_s
     }
@@ -139,7 +141,7 @@ pub fn print(title: &str, offered_rate: u64, outcomes: &[Outcome]) {
     let generator = column(&|o| format!("{:.2}", o.per_delivery_us(o.generator_cpu_s)));
     rows.push(("generator CPU µs / delivery".to_owned(), generator));
     rows.push(("machine busy CPU s".to_owned(), column(&|o| format!("{:.2}", o.machine_cpu_s))));
-    rows.push(("  other (kernel, other processes) s".to_owned(), column(&|o| format!("{:.2}", o.other_cpu_s()))));
+    rows.push(("  not counted above s".to_owned(), column(&|o| format!("{:.2}", o.other_cpu_s()))));
     let rows: Vec<(&str, Vec<String>)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let headers: Vec<String> = outcomes.iter().map(|o| o.run.label()).collect();
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
