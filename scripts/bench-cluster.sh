@@ -8,7 +8,7 @@
 # Before each run it waits (polling every 30 s, at most 10 min) for the 1-minute load average
 # to be ≤ 1.5, and records `uptime` in the run's log. Results: $BENCH_OUT/cluster/*.json|log.
 #
-#   RUNS=2 TANDEM_BIN=path/to/tandem scripts/bench-cluster.sh
+#   RUNS=2 RATES="50 160 500" TANDEM_BIN=path/to/tandem scripts/bench-cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -38,9 +38,9 @@ settle() {
 }
 
 # Runs one fan-out into $out/$1.{json,log} (remaining arguments: the bench's). A run during
-# which more than 1 CPU second was not counted to the bench's processes ("not counted above": another build
-# started meanwhile) is kept as $1.disturbedN.* and repeated; the third attempt is kept
-# whatever happened, and its log says whether it was disturbed too.
+# which more than 1 CPU second was not counted to the bench's processes ("not counted above":
+# another build started meanwhile) is kept as $1.disturbedN.* and repeated; the third attempt
+# is kept whatever happened, and its log says whether it was disturbed too.
 measure() {
   local name="$1"
   shift
@@ -62,11 +62,11 @@ measure() {
   done
 }
 
-# rooms × members at three rates: 15k, 48k (just above the issue's 45k goal) and 150k
-# deliveries/s offered (saturating).
+# rooms × members at RATES events/s; by default 15k, 48k (just above the issue's 45k goal) and
+# 150k deliveries/s offered (saturating).
 rooms=10
 members=300
-for rate in 50 160 500; do
+for rate in ${RATES:-50 160 500}; do
   for run in $(seq "$runs"); do
     for spec in tandem tandem-pg cluster:1 cluster:2 cluster:3; do
       kind="${spec%%:*}"
