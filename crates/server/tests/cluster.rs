@@ -12,29 +12,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::canvases::{add_member as add_canvas_member, create_canvas, view};
+use common::cluster::{node, services, shared_thread};
 use common::redis::RedisProcess;
 use common::threads::{add_member, create_thread, post_message};
 use common::{Engine, TestDb, TestServer, WAIT, WsClient, recv, user};
 use serde_json::{Value, json};
 use tandem_server::{ServeConfig, Server};
-
-/// A PostgreSQL schema and a private Redis, or `None` (skipped, said on stderr).
-async fn cluster_services() -> Option<(TestDb, RedisProcess)> {
-    let db = TestDb::new(Engine::Postgres).await?;
-    let redis = RedisProcess::start().await?;
-    redis.ready().await;
-    Some((db, redis))
-}
-
-async fn node(db: &TestDb, redis: &RedisProcess, name: &str) -> TestServer {
-    let (url, name) = (redis.url(), name.to_owned());
-    TestServer::start_on(&db.url, move |config| {
-        config.jwt_secret = Some(common::TEST_SECRET.into());
-        config.redis_url = Some(url);
-        config.node_id = Some(name);
-    })
-    .await
-}
 
 /// The next frame of `kind`, skipping others (presence, activity of other users).
 async fn next_of(ws: &mut WsClient, kind: &str) -> Value {
@@ -56,7 +39,7 @@ async fn readyz(node: &TestServer) -> Value {
 
 #[tokio::test]
 async fn durable_events_reach_members_on_every_node_in_order() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b, c) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await, node(&db, &redis, "c").await);
     let alice = user(&a, "alice").await;
     let bob = user(&b, "bob").await;
@@ -86,7 +69,7 @@ async fn durable_events_reach_members_on_every_node_in_order() {
 
 #[tokio::test]
 async fn a_membership_change_on_one_node_moves_connections_on_another() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
     let alice = user(&a, "alice").await;
     let bob = user(&a, "bob").await;
@@ -103,12 +86,9 @@ async fn a_membership_change_on_one_node_moves_connections_on_another() {
 
 #[tokio::test]
 async fn ephemeral_frames_cross_nodes() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "cursors").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, thread) = shared_thread(&a, "cursors").await;
     let room = format!("thread:{thread}");
     let mut alice_ws = a.connect(&alice.token).await;
     let mut bob_ws = b.connect(&bob.token).await;
@@ -156,12 +136,9 @@ async fn redis_with_sqlite_and_a_taken_node_name_are_refused() {
 
 #[tokio::test]
 async fn malformed_bus_messages_are_counted_and_dropped() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "noise").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, thread) = shared_thread(&a, "noise").await;
     let mut bob_ws = b.connect(&bob.token).await;
     // Wait until b listens to the thread's channel: a message written on a arrives.
     post_message(&a, &alice, &thread, json!({"text": "first"})).await;
@@ -194,12 +171,9 @@ async fn malformed_bus_messages_are_counted_and_dropped() {
 
 #[tokio::test]
 async fn events_written_while_redis_is_down_arrive_once_in_order_after_it_returns() {
-    let Some((db, mut redis)) = cluster_services().await else { return };
+    let Some((db, mut redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "outage").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, thread) = shared_thread(&a, "outage").await;
     let mut bob_ws = b.connect(&bob.token).await;
     let first = post_message(&a, &alice, &thread, json!({"text": "before"})).await;
     assert_eq!(recv(&mut bob_ws, "message_created").await["id"], first["id"]);
@@ -226,7 +200,7 @@ async fn events_written_while_redis_is_down_arrive_once_in_order_after_it_return
 
 #[tokio::test]
 async fn a_long_poll_on_one_node_is_woken_by_a_write_on_another() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
     let alice = user(&a, "alice").await;
     let thread = create_thread(&a, &alice, "poll me").await;
@@ -283,12 +257,9 @@ async fn a_long_poll_on_one_node_is_woken_by_a_write_on_another() {
 
 #[tokio::test]
 async fn a_lost_tail_is_found_by_the_high_water_check() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "tail").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, thread) = shared_thread(&a, "tail").await;
     let mut bob_ws = b.connect(&bob.token).await;
     post_message(&a, &alice, &thread, json!({"text": "through the bus"})).await;
     next_of(&mut bob_ws, "message_created").await;
@@ -321,7 +292,7 @@ async fn a_lost_tail_is_found_by_the_high_water_check() {
 
 #[tokio::test]
 async fn except_skips_the_same_recipients_on_every_node() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
     let alice = user(&a, "alice").await;
     let bob = user(&a, "bob").await;

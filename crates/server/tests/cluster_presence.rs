@@ -12,28 +12,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::canvases::{add_member as add_canvas_member, create_canvas, view};
+use common::cluster::{node, services, shared_thread};
 use common::node_process::NodeProcess;
-use common::redis::RedisProcess;
-use common::threads::{add_member, create_thread};
-use common::{Engine, TestDb, TestServer, WAIT, WsClient, user};
+use common::{WAIT, WsClient, user};
 use serde_json::{Value, json};
-
-async fn cluster_services() -> Option<(TestDb, RedisProcess)> {
-    let db = TestDb::new(Engine::Postgres).await?;
-    let redis = RedisProcess::start().await?;
-    redis.ready().await;
-    Some((db, redis))
-}
-
-async fn node(db: &TestDb, redis: &RedisProcess, name: &str) -> TestServer {
-    let (url, name) = (redis.url(), name.to_owned());
-    TestServer::start_on(&db.url, move |config| {
-        config.jwt_secret = Some(common::TEST_SECRET.into());
-        config.redis_url = Some(url);
-        config.node_id = Some(name);
-    })
-    .await
-}
 
 /// The next `user_status_changed` about `user_id`, as its `is_online`, skipping other frames.
 async fn status_of(ws: &mut WsClient, user_id: &str, within: Duration) -> bool {
@@ -74,12 +56,9 @@ async fn until_online_is(base: &str, token: &str, user_id: &str, expected: bool)
 
 #[tokio::test]
 async fn status_changes_are_announced_once_across_nodes() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "presence").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, _thread) = shared_thread(&a, "presence").await;
     let mut alice_ws = a.connect(&alice.token).await;
 
     // Bob opens one connection on each node at the same moment: one "online", not two.
@@ -139,7 +118,7 @@ async fn viewer_frame(ws: &mut WsClient, kind: &str, user_id: &str, within: Dura
 
 #[tokio::test]
 async fn canvas_viewers_count_across_nodes() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
     let alice = user(&a, "alice").await;
     let bob = user(&a, "bob").await;
@@ -178,14 +157,11 @@ async fn canvas_viewers_count_across_nodes() {
 
 #[tokio::test]
 async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
-    let Some((db, redis)) = cluster_services().await else { return };
+    let Some((db, redis)) = services().await else { return };
     let a = node(&db, &redis, "a").await;
     let mut doomed =
         NodeProcess::start(&db.url, &redis.url(), "doomed", &["--node-timeout", "2s", "--presence-grace", "0s"]).await;
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "watch bob").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, _thread) = shared_thread(&a, "watch bob").await;
     let mut alice_ws = a.connect(&alice.token).await;
 
     let mut bob_ws = WsClient::open(&doomed.ws_url(&bob.token)).await.expect("upgrade");
@@ -231,12 +207,9 @@ async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
 
 #[tokio::test]
 async fn presence_survives_redis_losing_its_data() {
-    let Some((db, mut redis)) = cluster_services().await else { return };
+    let Some((db, mut redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
-    let alice = user(&a, "alice").await;
-    let bob = user(&a, "bob").await;
-    let thread = create_thread(&a, &alice, "outage").await;
-    add_member(&a, &alice, &thread, &bob).await;
+    let (alice, bob, _thread) = shared_thread(&a, "outage").await;
     let mut alice_ws = a.connect(&alice.token).await;
     let mut bob_ws = b.connect(&bob.token).await;
     assert!(status_of(&mut alice_ws, &bob.id, WAIT).await);

@@ -9,8 +9,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::redis::RedisProcess;
-use common::{Engine, TestDb, TestServer, WsClient, id};
+use common::cluster::{node, services};
+use common::{TestServer, WsClient, id};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tandem_protocol::room::Room;
@@ -37,16 +37,6 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..USERS).prop_map(|user| Step::Disconnect { user }),
         2 => (0..USERS, 0..NODES).prop_map(|(user, node)| Step::Connect { user, node }),
     ]
-}
-
-async fn node(db: &TestDb, redis: &RedisProcess, name: &str) -> TestServer {
-    let (url, name) = (redis.url(), name.to_owned());
-    TestServer::start_on(&db.url, move |config| {
-        config.jwt_secret = Some(common::TEST_SECRET.into());
-        config.redis_url = Some(url);
-        config.node_id = Some(name);
-    })
-    .await
 }
 
 async fn publish(server: &TestServer, room: &str) -> i64 {
@@ -121,9 +111,7 @@ impl Member {
 }
 
 async fn run(steps: Vec<Step>) {
-    let Some(db) = TestDb::new(Engine::Postgres).await else { return };
-    let Some(redis) = RedisProcess::start().await else { return };
-    redis.ready().await;
+    let Some((db, redis)) = services().await else { return };
     let mut nodes = Vec::new();
     for name in ["a", "b", "c"] {
         nodes.push(node(&db, &redis, name).await);

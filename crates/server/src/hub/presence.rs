@@ -37,21 +37,35 @@ pub enum Transition {
 /// Who is online and with whom they share rooms. Methods never wait (a network
 /// implementation keeps a local view and syncs it in the background).
 pub trait Presence: Send + Sync + 'static {
+    /// This node's own users (connection counts, transitions, rooms).
+    fn view(&self) -> &NodePresence;
     /// A connection of `user_id` opened on this node.
-    fn connect(&self, user_id: &str) -> Transition;
+    fn connect(&self, user_id: &str) -> Transition {
+        self.view().connect(user_id)
+    }
     /// A connection of `user_id` closed on this node.
-    fn disconnect(&self, user_id: &str) -> Transition;
+    fn disconnect(&self, user_id: &str) -> Transition {
+        self.view().disconnect(user_id)
+    }
     /// Whether `user_id` has at least one open connection (on any node, as far as this node
     /// knows).
-    fn is_online(&self, user_id: &str) -> bool;
+    fn is_online(&self, user_id: &str) -> bool {
+        self.view().is_online(user_id)
+    }
     /// Sets the rooms `user_id` is a member of (threads, drafts, canvases), read from the store
     /// when a connection opens; membership changes afterwards arrive through
     /// [`Presence::joined`] / [`Presence::left`].
-    fn set_rooms(&self, user_id: &str, rooms: &[Box<str>]);
+    fn set_rooms(&self, user_id: &str, rooms: &[Box<str>]) {
+        self.view().set_rooms(user_id, rooms);
+    }
     /// `user_id` became a member of `room`.
-    fn joined(&self, user_id: &str, room: &str);
+    fn joined(&self, user_id: &str, room: &str) {
+        self.view().joined(user_id, room);
+    }
     /// `user_id` stopped being a member of `room`.
-    fn left(&self, user_id: &str, room: &str);
+    fn left(&self, user_id: &str, room: &str) {
+        self.view().left(user_id, room);
+    }
     /// Announces transition `generation` of `user_id` with `frame` (its `user_status_changed`)
     /// to the `user:` rooms of its online co-members, each once, if the transition is still the
     /// user's latest (no newer one is announced in between) and is news to them (they were last
@@ -252,28 +266,8 @@ impl LocalPresence {
 }
 
 impl Presence for LocalPresence {
-    fn connect(&self, user_id: &str) -> Transition {
-        self.view.connect(user_id)
-    }
-
-    fn disconnect(&self, user_id: &str) -> Transition {
-        self.view.disconnect(user_id)
-    }
-
-    fn is_online(&self, user_id: &str) -> bool {
-        self.view.is_online(user_id)
-    }
-
-    fn set_rooms(&self, user_id: &str, rooms: &[Box<str>]) {
-        self.view.set_rooms(user_id, rooms);
-    }
-
-    fn joined(&self, user_id: &str, room: &str) {
-        self.view.joined(user_id, room);
-    }
-
-    fn left(&self, user_id: &str, room: &str) {
-        self.view.left(user_id, room);
+    fn view(&self) -> &NodePresence {
+        &self.view
     }
 
     fn announce(&self, user_id: &str, generation: u64, online: bool, frame: &Frame) -> bool {

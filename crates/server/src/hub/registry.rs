@@ -323,14 +323,20 @@ mod tests {
         assert_eq!(registry.deliver("r2", None, &Frame::from_static("x"), None), 0);
     }
 
-    #[tokio::test]
-    async fn recovering_room_holds_live_events_until_the_replay_is_done() {
+    /// A registry with connection `a` subscribed to `thread:1` while recovering it.
+    fn recovering() -> (Registry, Room, Arc<Connection>) {
         let registry = Registry::default();
         let room = Room::thread("1");
         let a = connection("a");
         registry.register(&a);
         a.begin_recovery(&room);
         registry.subscribe(&a, &room);
+        (registry, room, a)
+    }
+
+    #[tokio::test]
+    async fn recovering_room_holds_live_events_until_the_replay_is_done() {
+        let (registry, room, a) = recovering();
         registry.deliver(&room, Some(5), &Frame::from_static("e5"), None);
         registry.deliver(&room, Some(4), &Frame::from_static("e4"), None);
         registry.deliver(&room, None, &Frame::from_static("ephemeral, not held"), None);
@@ -345,12 +351,7 @@ mod tests {
     async fn events_the_replay_sent_are_not_sent_again_live() {
         // In a cluster, the node's filler or another node's writer can deliver an event the
         // replay already read, after the replay ended.
-        let registry = Registry::default();
-        let room = Room::thread("1");
-        let a = connection("a");
-        registry.register(&a);
-        a.begin_recovery(&room);
-        registry.subscribe(&a, &room);
+        let (registry, room, a) = recovering();
         a.send(Frame::from_static("replayed 1"));
         a.send(Frame::from_static("replayed 2"));
         a.finish_recovery(&room, 2);

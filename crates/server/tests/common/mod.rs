@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub mod canvases;
+pub mod cluster;
 pub mod node_process;
 pub mod redis;
 pub mod threads;

@@ -160,8 +160,7 @@ impl ClusterPresence {
         }
         self.mirror(&change.node, &change.user_id, change.online);
         if let Some((rooms, frame)) = change.news {
-            let co_members = self.view.online_in(rooms.iter().map(String::as_str), &change.user_id);
-            deliver_to_users(&self.inbound, &co_members, &frame);
+            self.tell_co_members(rooms.iter().map(String::as_str), &change.user_id, &frame);
         }
         Ok(())
     }
@@ -209,6 +208,12 @@ impl ClusterPresence {
         }
     }
 
+    /// Queues `frame` on the `user:` rooms of this node's users who share one of `rooms` with
+    /// `user_id`.
+    fn tell_co_members<'a>(&self, rooms: impl IntoIterator<Item = &'a str>, user_id: &str, frame: &Frame) {
+        deliver_to_users(&self.inbound, &self.view.online_in(rooms, user_id), frame);
+    }
+
     /// Delivers `frame` to this node's co-members of `user_id` in `rooms`, and has the other
     /// nodes do the same for theirs (as the change of `node`).
     fn announce_here_and_publish(
@@ -219,14 +224,17 @@ impl ClusterPresence {
         news: Option<&(Vec<Box<str>>, Frame)>,
     ) -> Vec<u8> {
         if let Some((rooms, frame)) = news {
-            let co_members = self.view.online_in(rooms.iter().map(|room| &**room), user_id);
-            deliver_to_users(&self.inbound, &co_members, frame);
+            self.tell_co_members(rooms.iter().map(|room| &**room), user_id, frame);
         }
         wire::encode_presence(node, online, user_id, news.map(|(rooms, frame)| (rooms.as_slice(), frame.as_str())))
     }
 }
 
 impl Presence for ClusterPresence {
+    fn view(&self) -> &NodePresence {
+        &self.view
+    }
+
     fn connect(&self, user_id: &str) -> Transition {
         let transition = self.view.connect(user_id);
         if let Transition::WentOnline { .. } = transition {
@@ -237,24 +245,8 @@ impl Presence for ClusterPresence {
         transition
     }
 
-    fn disconnect(&self, user_id: &str) -> Transition {
-        self.view.disconnect(user_id)
-    }
-
     fn is_online(&self, user_id: &str) -> bool {
         self.view.is_online(user_id) || self.remote.read(user_id).contains_key(user_id)
-    }
-
-    fn set_rooms(&self, user_id: &str, rooms: &[Box<str>]) {
-        self.view.set_rooms(user_id, rooms);
-    }
-
-    fn joined(&self, user_id: &str, room: &str) {
-        self.view.joined(user_id, room);
-    }
-
-    fn left(&self, user_id: &str, room: &str) {
-        self.view.left(user_id, room);
     }
 
     fn announce(&self, user_id: &str, generation: u64, online: bool, frame: &Frame) -> bool {
