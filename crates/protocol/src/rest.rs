@@ -71,7 +71,8 @@ pub struct EventPage {
     /// Events exactly as sent on the WebSocket (each carries `room`, `seq`, `timestamp`).
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<Box<serde_json::value::RawValue>>,
-    /// The room's newest seq: the cursor to use next when `events` is empty.
+    /// The room's newest seq, never behind the last of `events`: the cursor to use next when
+    /// `events` is empty.
     pub last_seq: i64,
     /// The history no longer reaches back to `after` (or `after` is ahead of the log): refetch
     /// the object and continue from `last_seq`.

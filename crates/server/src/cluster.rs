@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use tandem_protocol::room::Room;
 
 use crate::config::ServeConfig;
 use crate::hub::redis::{Bus, Database, RedisBroker};
@@ -29,6 +30,13 @@ impl Database for StoreDatabase {
 
     fn heads<'a>(&'a self, rooms: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>, String>> {
         Box::pin(async move { self.0.room_heads(rooms).await.map_err(|e| e.to_string()) })
+    }
+
+    fn members_of<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let room = Room::parse(room).map_err(|e| e.to_string())?;
+            self.0.members_of(&room).await.map_err(|e| e.to_string())
+        })
     }
 
     fn rooms_of<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>> {

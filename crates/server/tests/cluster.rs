@@ -1,8 +1,8 @@
 //! Cluster mode (API.md §5): nodes sharing one PostgreSQL schema and a private
 //! `redis-server` deliver each other's durable and ephemeral frames, follow membership changes
-//! made on another node, refuse what they cannot do, drop malformed bus messages, and lose
-//! nothing through a Redis outage (gaps filled from the log) or a lost tail (the high-water
-//! check); a long poll is woken by a write on another node.
+//! made on another node (also when made while Redis was down), refuse what they cannot do,
+//! drop malformed bus messages, and lose nothing through a Redis outage (gaps filled from the
+//! log) or a lost tail (the high-water check); a long poll is woken by a write on another node.
 //!
 //! The nodes are full servers in this test process, each on its own port with its own hub,
 //! talking to each other only through Redis and the database.
@@ -196,6 +196,59 @@ async fn events_written_while_redis_is_down_arrive_once_in_order_after_it_return
     // And live cross-node fan-out works again.
     let after = post_message(&a, &alice, &thread, json!({"text": "after"})).await;
     assert_eq!(next_of(&mut bob_ws, "message_created").await["id"], after["id"]);
+}
+
+#[tokio::test]
+async fn membership_changes_made_while_redis_is_down_reach_the_other_nodes_afterwards() {
+    let Some((db, mut redis)) = services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let (alice, bob, thread) = shared_thread(&a, "confidential").await;
+    let carol = user(&a, "carol").await;
+    let elsewhere = create_thread(&a, &alice, "elsewhere").await;
+    add_member(&a, &alice, &elsewhere, &bob).await;
+    let (mut bob_ws, mut carol_ws) = (b.connect(&bob.token).await, b.connect(&carol.token).await);
+    post_message(&a, &alice, &thread, json!({"text": "bob may read this"})).await;
+    next_of(&mut bob_ws, "message_created").await;
+
+    // While Redis is down, bob is removed and carol joins, both on a: b hears of neither (a
+    // publishes nothing while it knows Redis is lost).
+    redis.stop();
+    let deadline = Instant::now() + WAIT;
+    while readyz(&a).await["bus"]["connected"] != false {
+        assert!(Instant::now() < deadline, "a never noticed that Redis is down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let removal = format!("/api/v1/threads/{thread}/users/{}", bob.id);
+    let (status, body) = a.call("DELETE", &removal, Some(&alice.token), None).await;
+    assert_eq!(status, 204, "{body}");
+    add_member(&a, &alice, &thread, &carol).await;
+    post_message(&a, &alice, &thread, json!({"text": "during"})).await;
+    // A write on b shows b the gap (the removal among it) before Redis returns.
+    post_message(&b, &alice, &thread, json!({"text": "written on b"})).await;
+    redis.restart().await;
+
+    // Carol's connection on b joins the thread once b is back: write until one reaches her.
+    let deadline = Instant::now() + WAIT;
+    let mut written = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline, "carol's connection on b never joined the thread");
+        let text = format!("after {}", written.len());
+        written.push(post_message(&a, &alice, &thread, json!({"text": text})).await["id"].clone());
+        let heard = tokio::time::timeout(Duration::from_millis(300), next_of(&mut carol_ws, "message_created")).await;
+        if heard.is_ok_and(|message| message["room"] == format!("thread:{thread}")) {
+            break;
+        }
+    }
+    // b delivers each event to all its subscribers of the room at once, so a frame sent to bob
+    // afterwards (in a room he is still in) comes after anything of the thread he could get.
+    let barrier = post_message(&a, &alice, &elsewhere, json!({"text": "barrier"})).await;
+    loop {
+        let frame = next_of(&mut bob_ws, "message_created").await;
+        assert_ne!(frame["room"], format!("thread:{thread}"), "bob still receives the thread he left: {frame}");
+        if frame["id"] == barrier["id"] {
+            break;
+        }
+    }
 }
 
 #[tokio::test]

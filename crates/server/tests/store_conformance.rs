@@ -122,6 +122,8 @@ both_engines! {
         assert!(!store.is_member(&named("thread:1"), carol).await.expect("read"));
         assert_eq!(store.member_rooms(ALICE).await.expect("read"), [named("canvas:9"), named("thread:1")]);
         assert_eq!(store.member_rooms(carol).await.expect("read"), [named("draft:3")]);
+        assert_eq!(store.members_of(&named("thread:1")).await.expect("read"), [ALICE, BOB]);
+        assert!(store.members_of(&named("thread:2")).await.expect("read").is_empty());
         let ids = |users: Vec<UserRecord>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
         assert_eq!(ids(store.collaborators(ALICE).await.expect("read")), [BOB], "once, despite two shared rooms");
         assert!(store.collaborators(carol).await.expect("read").is_empty());

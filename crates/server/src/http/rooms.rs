@@ -90,12 +90,14 @@ async fn room_events(
         }
         let found = state.store.events_after(&room, query.after, limit).await.map_err(DomainError::from)?;
         if !found.is_empty() || Instant::now() >= deadline {
+            // An event committed between the two reads is in `found`: the head is never behind it.
+            let last_seq = found.last().map_or(log.last_seq, |event| event.seq.max(log.last_seq));
             let events = found
                 .into_iter()
                 .map(|event| serde_json::value::RawValue::from_string(event.frame))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| AppError::Domain(DomainError::Internal(format!("stored event is not JSON: {e}"))))?;
-            return Ok(Json(page(room.into(), events, log.last_seq, false)));
+            return Ok(Json(page(room.into(), events, last_seq, false)));
         }
         // From the first park on, this node gets the room's events even with no connection
         // in it (in a cluster, from whichever node commits them).

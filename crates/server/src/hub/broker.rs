@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::registry::Registry;
+use super::registry::{Aligned, Registry};
 use super::{Except, Frame, NodeId};
 
 /// One publication: an encoded frame for a room's subscribers. Borrowed, so publishing
@@ -92,6 +92,28 @@ impl Inbound {
     /// its last local subscriber.
     pub fn leave_user(&self, user_id: &str, room: &str) -> bool {
         self.registry.leave_user(user_id, room)
+    }
+
+    /// Unsubscribes this node's connections in `room` whose user is not in `members`. True if
+    /// the room lost its last local subscriber.
+    pub fn retain_members(&self, room: &str, members: &[String]) -> bool {
+        self.registry.retain_members(room, members)
+    }
+
+    /// The users with a connection on this node (a snapshot).
+    pub fn users(&self) -> Vec<String> {
+        self.registry.users()
+    }
+
+    /// Bumped by every membership change of `user_id` on this node (0 for unknown users).
+    pub fn membership_epoch(&self, user_id: &str) -> u64 {
+        self.registry.membership_epoch(user_id)
+    }
+
+    /// Makes the subscriptions of `user_id`'s connections on this node agree with
+    /// `member_of`, the rooms the database lists for the user (see [`Registry::align_user`]).
+    pub fn align_user(&self, user_id: &str, member_of: &[String]) -> Option<Aligned> {
+        self.registry.align_user(user_id, member_of)
     }
 }
 

@@ -34,6 +34,7 @@ pub use broker::{Broker, Inbound, LocalBroker, Publication};
 pub use connection::{ConnId, Connection};
 pub use presence::{LocalPresence, NodePresence, Presence, Transition, deliver_to_users};
 pub use queue::{CloseReason, OutboundQueue, Push};
+pub use registry::Aligned;
 use registry::{Change, Registry};
 
 /// An encoded server frame: JSON text shared by every recipient (cloning is a reference-count

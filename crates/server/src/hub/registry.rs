@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tandem_protocol::room::{Room, RoomKind};
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use super::shards::Shards;
@@ -68,6 +69,18 @@ impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry").finish_non_exhaustive()
     }
+}
+
+/// What [`Registry::align_user`] changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Aligned {
+    /// The user's membership epoch after the alignment: if it moved since, a membership change
+    /// raced the database read and the alignment should be repeated.
+    pub epoch: u64,
+    /// Rooms that got their first local subscriber.
+    pub interest_started: Vec<String>,
+    /// Rooms that lost their last local subscriber.
+    pub interest_ended: Vec<String>,
 }
 
 /// How a subscription changed a room on this node.
@@ -193,6 +206,59 @@ impl Registry {
             interest |= self.unsubscribe(&connection, room) == Change::Interest;
         }
         interest
+    }
+
+    /// The users with a connection on this node: a snapshot that may miss users connecting
+    /// meanwhile.
+    pub fn users(&self) -> Vec<String> {
+        self.inner.users.all_keys()
+    }
+
+    /// Unsubscribes the connections in `room` whose user is not in `members` (the room's
+    /// members as the database lists them), bumping those users' membership epochs. True if
+    /// the room lost its last local subscriber.
+    pub fn retain_members(&self, room: &str, members: &[String]) -> bool {
+        let strangers: Vec<Arc<Connection>> = {
+            let rooms = self.inner.rooms.read(room);
+            let Some(entry) = rooms.get(room) else { return false };
+            entry.connections.iter().filter(|c| !members.iter().any(|m| m == c.user_id())).cloned().collect()
+        };
+        let mut interest = false;
+        for connection in strangers {
+            self.bump_epoch(connection.user_id());
+            interest |= self.unsubscribe(&connection, room) == Change::Interest;
+        }
+        interest
+    }
+
+    /// Makes the subscriptions of `user_id`'s connections agree with `member_of` (the rooms
+    /// the database lists for the user): every connection leaves the thread, draft and canvas
+    /// rooms not listed and joins the listed threads it is not in (drafts and canvases are
+    /// joined while viewed, so never here). Bumps the membership epoch; `None` if the user
+    /// has no connection here.
+    pub fn align_user(&self, user_id: &str, member_of: &[String]) -> Option<Aligned> {
+        let epoch = {
+            let mut users = self.inner.users.write(user_id);
+            let entry = users.get_mut(user_id)?;
+            entry.membership_epoch += 1;
+            entry.membership_epoch
+        };
+        let mut aligned = Aligned { epoch, interest_started: Vec::new(), interest_ended: Vec::new() };
+        let listed = |room: &str| member_of.iter().any(|listed| listed == room);
+        for connection in self.connections_of(user_id) {
+            for room in connection.rooms() {
+                let has_members = Room::parse(&room).is_ok_and(|room| room.kind() != RoomKind::User);
+                if has_members && !listed(&room) && self.unsubscribe(&connection, &room) == Change::Interest {
+                    aligned.interest_ended.push(room.into());
+                }
+            }
+            for room in member_of.iter().filter(|room| room.starts_with(RoomKind::Thread.prefix())) {
+                if self.subscribe(&connection, room) == Change::Interest {
+                    aligned.interest_started.push(room.clone());
+                }
+            }
+        }
+        Some(aligned)
     }
 
     fn bump_epoch(&self, user_id: &str) -> Vec<Arc<Connection>> {

@@ -40,6 +40,16 @@ impl Store {
         names.iter().map(|name| Room::parse(name).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
     }
 
+    /// The ids of `room`'s members, sorted.
+    pub async fn members_of(&self, room: &Room) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_scalar("SELECT user_id FROM room_members WHERE room = $1 ORDER BY user_id")
+                .bind(room.as_str())
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
     /// Everyone who shares at least one room (a thread, a draft or a canvas) with `user_id`
     /// (not the user), each once, by id.
     pub async fn collaborators(&self, user_id: &str) -> Result<Vec<UserRecord>, StoreError> {

@@ -40,6 +40,8 @@ pub trait Database: Send + Sync + 'static {
     fn after<'a>(&'a self, room: &'a str, after: i64, limit: i64) -> BoxFuture<'a, Result<Vec<(i64, Frame)>, String>>;
     /// The newest seq of each of `rooms` (at most 500) that has events.
     fn heads<'a>(&'a self, rooms: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>, String>>;
+    /// The ids of the members of `room` (a thread, draft or canvas).
+    fn members_of<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
     /// The rooms (threads, drafts, canvases) `user_id` is a member of.
     fn rooms_of<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
     /// Records when `user_id` was last online.

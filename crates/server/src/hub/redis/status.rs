@@ -85,6 +85,11 @@ impl BusStatus {
         }
     }
 
+    /// Whether Redis answered the last probe or command.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
     /// Redis failed a probe or dropped the connection.
     pub fn lost(&self) {
         if self.connected.swap(false, Ordering::Relaxed) {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tandem_protocol::room::RoomKind;
 use tokio::sync::mpsc;
 
 use super::super::Database;
@@ -31,8 +32,9 @@ pub(super) async fn fill(inner: Arc<Inner>, log: Arc<dyn Database>, mut rooms: m
                     Ok(head) => inner.sequencer.head(&room, head, &mut |seq, held| inner.deliver(&room, seq, held)),
                     Err(e) => retry(&inner, &room, &e).await,
                 },
-                Fill::After(after) => match log.after(&room, after, FILL_LIMIT).await {
-                    Ok(events) => {
+                Fill::After(after) => match read_for_members(&inner, log.as_ref(), &room, after).await {
+                    Ok(None) => false,
+                    Ok(Some(events)) => {
                         inner.status.backfilled(events.len() as u64);
                         let mut deliver = |seq, held: &Held| inner.deliver(&room, seq, held);
                         inner.sequencer.fill(&room, events, &mut deliver, &mut || inner.status.gap())
@@ -45,6 +47,29 @@ pub(super) async fn fill(inner: Arc<Inner>, log: Arc<dyn Database>, mut rooms: m
             }
         }
     }
+}
+
+/// Events of `room` after `after`, for the room's local subscribers who are still its
+/// members. A gap in a room may hide a member's removal (made on another node while its
+/// membership message was lost, e.g. during an outage; every removal is an event of the room,
+/// so it leaves a gap here), so the members are read after the events and everyone else is
+/// unsubscribed before anything is delivered. `None` when no local subscriber is left.
+async fn read_for_members(
+    inner: &Inner,
+    log: &dyn Database,
+    room: &str,
+    after: i64,
+) -> Result<Option<Vec<(i64, crate::hub::Frame)>>, String> {
+    let events = log.after(room, after, FILL_LIMIT).await?;
+    if events.is_empty() || room.starts_with(RoomKind::User.prefix()) {
+        return Ok(Some(events));
+    }
+    let members = log.members_of(room).await?;
+    if inner.inbound.retain_members(room, &members) {
+        inner.stop_interest(room);
+        return Ok(None);
+    }
+    Ok(Some(events))
 }
 
 /// The high-water check: every [`HIGH_WATER`], reads the heads of the rooms with a feed; a

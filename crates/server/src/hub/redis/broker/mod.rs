@@ -1,12 +1,13 @@
 //! [`RedisBroker`]: publications and membership changes over Redis pub/sub, durable events
 //! in order through the sequencer, gaps filled from the log.
 //!
-//! Its background work runs on nine tasks it tracks and stops on [`Broker::close`]:
+//! Its background work runs on ten tasks it tracks and stops on [`Broker::close`]:
 //! the publisher (pipelines queued `PUBLISH`es), the receiver (Redis pushes → this node's
 //! inbound and presence), the interest task (`SUBSCRIBE` / `UNSUBSCRIBE` as local interest
 //! changes), the filler (log reads for rooms with a gap), the high-water check (finds rooms
 //! whose last events never arrived), the keeper (probes Redis every
-//! second, keeps the node's registration alive, catches every room up after an outage) and
+//! second, keeps the node's registration alive, catches every room up after an outage), the
+//! membership recheck (aligns local subscriptions with the database after an outage) and
 //! the two presence tasks (see [`ClusterPresence`]) and the viewers task ([`ViewerMirror`]).
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod log;
+mod members;
 
 use super::Database;
 use super::connect::{Bus, node_key};
@@ -61,6 +63,8 @@ struct Inner {
     /// Wanted interest changes not yet sent to Redis (room → listen?), coalesced.
     interest: Mutex<HashMap<String, bool>>,
     interest_changed: Notify,
+    /// Asks the membership recheck to align every local user with the database.
+    recheck: Notify,
     status: Arc<BusStatus>,
     presence: Arc<ClusterPresence>,
     viewers: Arc<ViewerMirror>,
@@ -97,6 +101,7 @@ impl RedisBroker {
             fills,
             interest: Mutex::default(),
             interest_changed: Notify::new(),
+            recheck: Notify::new(),
             status: Arc::new(BusStatus::default()),
             presence: presence.clone(),
             viewers: viewers.clone(),
@@ -122,7 +127,8 @@ impl RedisBroker {
         tasks.spawn(presence::watch(presence_tasks, publisher.clone()));
         tasks.spawn(viewers::sync(viewers.clone(), publisher.clone(), inner.closed.clone()));
         tasks.spawn(log::check_high_water(inner.clone(), database.clone()));
-        tasks.spawn(log::fill(inner.clone(), database, fill_rx));
+        tasks.spawn(log::fill(inner.clone(), database.clone(), fill_rx));
+        tasks.spawn(members::recheck(inner.clone(), database));
         tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
         (Arc::new(Self { inner }), presence, viewers)
     }
@@ -317,7 +323,7 @@ impl Inner {
     }
 }
 
-/// The publisher: queued publications to Redis, pipelined.
+/// The publisher: queued publications to Redis, pipelined; dropped while Redis is lost.
 async fn publish(inner: Arc<Inner>, mut connection: ConnectionManager, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -327,6 +333,13 @@ async fn publish(inner: Arc<Inner>, mut connection: ConnectionManager, mut outgo
         };
         if received == 0 {
             return;
+        }
+        if !inner.status.is_connected() {
+            // Held until Redis returns they would arrive stale (a typing frame seconds late):
+            // dropped instead, and the durable ones are caught up from the log.
+            batch.clear();
+            inner.status.dropped(received as u64);
+            continue;
         }
         let mut pipe = redis::pipe();
         for message in batch.drain(..) {
@@ -426,6 +439,7 @@ async fn keep(
             let reconnected = inner.status.answered();
             if reconnected || lost_pushes.swap(false, Ordering::Relaxed) {
                 inner.catch_up_all();
+                inner.recheck.notify_one();
                 inner.presence.resync();
             }
         } else {
