@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 pub mod canvases;
 pub mod cluster;
 pub mod node_process;
+pub mod proxy;
 pub mod redis;
 pub mod threads;
 

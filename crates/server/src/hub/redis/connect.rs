@@ -7,7 +7,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo};
 use tokio::sync::mpsc;
 
-use super::presence::NODES_KEY;
+use super::presence::{DEAD_AFTER_PROBES, NODES_KEY};
 use super::wire::{MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL};
 use crate::hub::NodeId;
 
@@ -46,6 +46,27 @@ pub(super) fn node_key(name: &str) -> String {
     format!("tandem:node:{name}")
 }
 
+/// How often Redis is probed (and the node's registration refreshed).
+pub(super) const PROBE: Duration = Duration::from_secs(1);
+
+/// How long a node's registration lives without a refresh. The others take the node for dead
+/// [`DEAD_AFTER_PROBES`] probes after it is gone, so this leaves room for them and for one
+/// missed refresh within `node_timeout`: a node killed is taken for dead within
+/// `node_timeout` when that is at least 8 s (the default is 10 s); below, about half of it
+/// later.
+pub(super) fn registration_ttl(node_timeout: Duration) -> Duration {
+    node_timeout.saturating_sub(PROBE * (DEAD_AFTER_PROBES + 1)).max(node_timeout / 2)
+}
+
+/// The lease of the node taking node `name`'s users offline, held while it does.
+pub(super) fn reaping_key(name: &str) -> String {
+    format!("tandem:reaping:{name}")
+}
+
+/// How often a starting node looks again whether another node is still taking its previous
+/// run's users offline.
+const REAPING_POLL: Duration = Duration::from_millis(100);
+
 impl Bus {
     /// Connects to `url` as node `name` (process id `node`), registers the name for
     /// `node_timeout` (refused if another live node holds it) and listens to the membership
@@ -75,7 +96,7 @@ impl Bus {
         let mut subscriber = client.get_connection_manager_with_config(config).await.map_err(error)?;
 
         let ours = format!("{:x}", node.0);
-        let timeout_ms = u64::try_from(node_timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        let timeout_ms = u64::try_from(registration_ttl(node_timeout).as_millis()).unwrap_or(u64::MAX).max(1);
         let registered: bool = redis::cmd("SET")
             .arg(node_key(name))
             .arg(&ours)
@@ -88,6 +109,17 @@ impl Bus {
             .is_some();
         if !registered {
             return Err(BusError::DuplicateNode(name.to_owned()));
+        }
+        // A previous run under this name may be being taken offline right now: wait for that
+        // to finish (the lease expires at the latest), so the two never interleave.
+        while redis::cmd("EXISTS").arg(reaping_key(name)).query_async::<bool>(&mut publisher).await.map_err(error)? {
+            tokio::time::sleep(REAPING_POLL).await;
+            redis::cmd("PEXPIRE")
+                .arg(node_key(name))
+                .arg(timeout_ms)
+                .query_async::<()>(&mut publisher)
+                .await
+                .map_err(error)?;
         }
         redis::cmd("SADD").arg(NODES_KEY).arg(name).query_async::<()>(&mut publisher).await.map_err(error)?;
         subscriber.subscribe(&[MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL]).await.map_err(error)?;
@@ -105,7 +137,18 @@ fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use std::time::Duration;
+
+    use super::{redact, registration_ttl};
+
+    #[test]
+    fn a_dead_node_is_found_within_the_node_timeout_from_8_s_on() {
+        // Expiry, plus the refresh that was due, plus three probes: the node timeout at most.
+        assert_eq!(registration_ttl(Duration::from_secs(10)), Duration::from_secs(6));
+        assert_eq!(registration_ttl(Duration::from_secs(8)), Duration::from_secs(4));
+        assert_eq!(registration_ttl(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(registration_ttl(Duration::from_secs(60)), Duration::from_secs(56));
+    }
 
     #[test]
     fn passwords_are_not_shown() {

@@ -110,6 +110,12 @@ impl ViewerMirror {
 
     /// One message from the viewers channel.
     pub fn on_message(&self, payload: &[u8]) -> Result<(), wire::Malformed> {
+        if let Some(node) = wire::decode_viewers_reset(payload) {
+            if node != self.name {
+                self.drop_node(node);
+            }
+            return Ok(());
+        }
         let change = wire::decode_viewer(payload)?;
         if change.node != self.name {
             let info = change.viewing.then_some((change.username.as_str(), change.name.as_str()));
@@ -198,6 +204,9 @@ impl RemoteViewers for ViewerMirror {
 /// A change that fails is dropped (with the bus down, no node hears it anyway); the hash is
 /// rewritten whole after an outage by [`republish`].
 pub async fn sync(mirror: std::sync::Arc<ViewerMirror>, mut connection: ConnectionManager, closed: CancellationToken) {
+    if !forget_previous_run(&mirror, &mut connection, &closed).await {
+        return;
+    }
     loop {
         tokio::select! {
             () = closed.cancelled() => return,
@@ -225,6 +234,40 @@ pub async fn sync(mirror: std::sync::Arc<ViewerMirror>, mut connection: Connecti
         }
         if let Err(e) = pipe.query_async::<()>(&mut connection).await {
             tracing::debug!(error = %e, "could not publish viewer changes");
+        }
+    }
+}
+
+/// Before this run writes any viewer: if a previous run of this node (killed, and not yet
+/// taken for dead) left viewers in Redis, they are deleted and the other nodes told to let
+/// them leave. False if the node closed first.
+async fn forget_previous_run(
+    mirror: &ViewerMirror,
+    connection: &mut ConnectionManager,
+    closed: &CancellationToken,
+) -> bool {
+    let key = views_key(&mirror.name);
+    loop {
+        let forgotten = async {
+            let left: i64 = redis::cmd("HLEN").arg(&key).query_async(&mut *connection).await?;
+            if left > 0 {
+                redis::pipe()
+                    .del(&key)
+                    .ignore()
+                    .publish(VIEWERS_CHANNEL, wire::encode_viewers_reset(&mirror.name))
+                    .ignore()
+                    .query_async::<()>(&mut *connection)
+                    .await?;
+            }
+            Ok::<_, redis::RedisError>(())
+        };
+        match forgotten.await {
+            Ok(()) => return true,
+            Err(e) => tracing::debug!(error = %e, "could not forget this node's previous viewers; retrying"),
+        }
+        tokio::select! {
+            () = closed.cancelled() => return false,
+            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
         }
     }
 }

@@ -20,6 +20,8 @@
 //!   `V1\n{node name}\n{+ or -}\n{room}\n{user id}\n{username}\n{name}`: the user views (`+`)
 //!   or no longer views (`-`) the room on that node (the display name last: it may hold
 //!   anything).
+//! * On `tandem:viewers`, also `R1\n{node name}`: the node started again after it was
+//!   killed; every viewer of its previous run is gone.
 //!
 //! Anything else is [`Malformed`]: counted and dropped by the receiver, never delivered.
 
@@ -211,6 +213,17 @@ pub fn encode_viewer(node: &str, viewing: bool, room: &str, user_id: &str, usern
     format!("V1\n{node}\n{}\n{room}\n{user_id}\n{username}\n{name}", if viewing { '+' } else { '-' }).into_bytes()
 }
 
+/// Encodes "node `node` started again: its previous run's viewers are gone".
+pub fn encode_viewers_reset(node: &str) -> Vec<u8> {
+    format!("R1\n{node}").into_bytes()
+}
+
+/// The node of a viewers reset; `None` if `payload` is not one (it may be a viewer change).
+pub fn decode_viewers_reset(payload: &[u8]) -> Option<&str> {
+    let node = std::str::from_utf8(payload.strip_prefix(b"R1\n")?).ok()?;
+    (!node.is_empty() && !node.contains('\n')).then_some(node)
+}
+
 /// Reads a viewer change.
 pub fn decode_viewer(payload: &[u8]) -> Result<WireViewer, Malformed> {
     let mut fields = payload.splitn(7, |b| *b == b'\n');
@@ -308,6 +321,14 @@ mod tests {
             [&b"V1\nn\n*\nr\nu\na\nb"[..], b"V1\nn\n+\n\nu\na\nb", b"V1\nn\n+\nr\nu", b"V2\nn\n+\nr\nu\na\nb"]
         {
             assert!(decode_viewer(payload).is_err(), "{:?}", String::from_utf8_lossy(payload));
+        }
+    }
+
+    #[test]
+    fn a_viewers_reset_names_its_node() {
+        assert_eq!(decode_viewers_reset(&encode_viewers_reset("node-1")), Some("node-1"));
+        for payload in [&b"R1\n"[..], b"R1", b"R2\nn", b"R1\nn\nm", b"V1\nn\n+\nr\nu\na\nb"] {
+            assert_eq!(decode_viewers_reset(payload), None, "{:?}", String::from_utf8_lossy(payload));
         }
     }
 

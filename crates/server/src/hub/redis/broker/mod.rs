@@ -26,7 +26,7 @@ mod log;
 mod members;
 
 use super::Database;
-use super::connect::{Bus, node_key};
+use super::connect::{Bus, PROBE, node_key, registration_ttl};
 use super::presence::{self, ClusterPresence, NODES_KEY};
 use super::sequencer::{Held, Offered, Sequencer};
 use super::status::{BusReport, BusStatus};
@@ -43,8 +43,6 @@ const BATCH: usize = 512;
 const FILL_LIMIT: i64 = 500;
 /// Pause before retrying a failed Redis command or log read.
 const RETRY: Duration = Duration::from_millis(250);
-/// How often Redis is probed (and the node's registration refreshed).
-const PROBE: Duration = Duration::from_secs(1);
 
 /// One publication on its way to Redis.
 struct Outgoing {
@@ -80,8 +78,8 @@ pub struct RedisBroker {
 impl RedisBroker {
     /// Starts the broker's tasks on `bus`, delivering into `inbound` and filling gaps from
     /// `database`; returns it with the node's presence and its mirror of the other nodes'
-    /// viewers (`grace`: the presence grace, also waited before a dead node's users go offline
-    /// and its viewers leave).
+    /// viewers (`grace`: the presence grace, also waited before a restarted node takes its
+    /// previous run's users offline).
     pub fn start(
         bus: Bus,
         node: NodeId,
@@ -415,7 +413,7 @@ async fn keep(
 ) {
     let key = node_key(&name);
     let ours = format!("{:x}", inner.node.0);
-    let timeout_ms = u64::try_from(node_timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+    let timeout_ms = u64::try_from(registration_ttl(node_timeout).as_millis()).unwrap_or(u64::MAX).max(1);
     let mut probe = tokio::time::interval(PROBE);
     loop {
         tokio::select! {

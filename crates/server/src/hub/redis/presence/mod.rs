@@ -10,10 +10,13 @@
 //!   the user's co-members (one bus message per announcement, not one per co-member).
 //! * Every node mirrors the other nodes' users (for [`Presence::is_online`]) from those
 //!   messages, and reloads the mirror from Redis after an outage and every 30 s.
-//! * A node whose registration expired (`--node-timeout`) is dead: after the presence grace
-//!   (and at least three probes), one live node (a lease in Redis) takes its users offline and
+//! * A node whose registration expired (it lives a little less than `--node-timeout`) is dead
+//!   three probes later: one live node (a lease in Redis) takes its users offline and
 //!   announces the news, and every node lets its own connections see the dead node's canvas
-//!   viewers leave.
+//!   viewers leave. A node that was only cut off finds the reaper's marker when it is back and
+//!   announces its users online again.
+//! * A killed node restarted under its name before anyone took it for dead takes its previous
+//!   run's users offline itself ([`previous`]); its viewers go the same way (`ViewerMirror`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,6 +25,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use tokio::sync::Notify;
 
+mod previous;
 mod watch;
 
 pub(super) use watch::watch;
@@ -40,7 +44,7 @@ const SYNC_BATCH: usize = 256;
 /// How often the mirror of the other nodes is reloaded from Redis in any case.
 const RELOAD: Duration = Duration::from_secs(30);
 /// Probes a node's registration must be missing before it is dead (besides the grace).
-const DEAD_AFTER_PROBES: u32 = 3;
+pub(super) const DEAD_AFTER_PROBES: u32 = 3;
 /// How long a node's lease to take a dead node's users offline lasts.
 const REAP_LEASE_MS: u64 = 60_000;
 
@@ -79,6 +83,15 @@ return news
 fn users_key(node: &str) -> String {
     format!("tandem:users:{node}")
 }
+
+/// Set when `node` was taken for dead and its users offline, until the node (if it was only
+/// cut off) is back and announces them online again.
+fn reaped_key(node: &str) -> String {
+    format!("tandem:reaped:{node}")
+}
+
+/// How long a reaped marker lasts: a node cut off for longer comes back without announcing.
+const REAPED_MS: u64 = 86_400_000;
 
 /// A change of this node's users for Redis.
 struct Want {
@@ -152,6 +165,19 @@ impl ClusterPresence {
         self.wants_changed.notify_one();
     }
 
+    /// Queues `want` (going offline) for `user_id` unless the user has a connection here:
+    /// checked under the queue's lock, so a connection opening meanwhile queues its `j` after
+    /// this and replaces it.
+    fn want_offline_unless_here(&self, user_id: &str, want: Want) {
+        let mut wants = self.wants.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.view.is_online(user_id) {
+            return;
+        }
+        wants.entry(user_id.to_owned()).or_insert(want);
+        drop(wants);
+        self.wants_changed.notify_one();
+    }
+
     /// One message from the presence channel.
     pub fn on_message(&self, payload: &[u8]) -> Result<(), wire::Malformed> {
         let change = wire::decode_presence(payload)?;
@@ -215,7 +241,8 @@ impl ClusterPresence {
     }
 
     /// Delivers `frame` to this node's co-members of `user_id` in `rooms`, and has the other
-    /// nodes do the same for theirs (as the change of `node`).
+    /// nodes do the same for theirs (as the change of `node`). A change of another node (one
+    /// taken for dead) reaches this node's co-members as it reaches everyone's: by the bus.
     fn announce_here_and_publish(
         &self,
         node: &str,
@@ -223,7 +250,7 @@ impl ClusterPresence {
         online: bool,
         news: Option<&(Vec<Box<str>>, Frame)>,
     ) -> Vec<u8> {
-        if let Some((rooms, frame)) = news {
+        if let Some((rooms, frame)) = news.filter(|_| node == self.name) {
             self.tell_co_members(rooms.iter().map(|room| &**room), user_id, frame);
         }
         wire::encode_presence(node, online, user_id, news.map(|(rooms, frame)| (rooms.as_slice(), frame.as_str())))
@@ -275,6 +302,12 @@ pub(super) struct Tasks {
 
 /// The sync task: this node's user changes to Redis, in order, batched; the news announced.
 pub(super) async fn sync(tasks: Arc<Tasks>, mut connection: ConnectionManager) {
+    let Some(previous) = previous::users(&tasks, &mut connection).await else { return };
+    tokio::join!(previous::forget(&tasks, previous), sync_wants(&tasks, connection));
+}
+
+/// Applies this node's queued user changes until the node closes.
+async fn sync_wants(tasks: &Tasks, mut connection: ConnectionManager) {
     let presence = &tasks.presence;
     let script = redis::Script::new(SYNC_SCRIPT);
     loop {
@@ -290,7 +323,7 @@ pub(super) async fn sync(tasks: Arc<Tasks>, mut connection: ConnectionManager) {
             match apply(&script, &mut connection, &presence.name, &batch).await {
                 Ok(news) => {
                     publish_changes(presence, &mut connection, &presence.name, &batch, &news).await;
-                    record_last_online(&tasks, &batch, &news).await;
+                    record_last_online(tasks, &batch, &news).await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "could not update presence in Redis; retrying");

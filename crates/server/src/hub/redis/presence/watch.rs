@@ -8,11 +8,11 @@ use std::time::Instant;
 use redis::aio::ConnectionManager;
 use tandem_protocol::ws::ServerFrame;
 
-use super::super::connect::node_key;
+use super::super::connect::{node_key, reaping_key};
 use super::super::viewers::ViewerMirror;
 use super::{
-    ClusterPresence, DEAD_AFTER_PROBES, NODES_KEY, REAP_LEASE_MS, RELOAD, SYNC_BATCH, SYNC_SCRIPT, Tasks, Want, apply,
-    publish_changes, users_key,
+    ClusterPresence, DEAD_AFTER_PROBES, NODES_KEY, REAP_LEASE_MS, REAPED_MS, RELOAD, SYNC_BATCH, SYNC_SCRIPT, Tasks,
+    Want, apply, publish_changes, reaped_key, users_key,
 };
 
 /// The watch task: reloads the mirror (after an outage and every 30 s) and takes dead nodes'
@@ -29,8 +29,25 @@ pub async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) {
             _ = probe.tick() => false,
         };
         if outage {
+            // This node's users told to Redis again; announced online again only if another
+            // node took this one for dead meanwhile and announced them offline.
+            let reaped: bool =
+                match redis::cmd("DEL").arg(reaped_key(&presence.name)).query_async(&mut connection).await {
+                    Ok(reaped) => reaped,
+                    Err(_) => {
+                        presence.resync();
+                        continue;
+                    }
+                };
+            let timestamp = crate::clock::now_ms();
             for user in presence.view.told_online() {
-                presence.want(&user, Want { op: 'r', frame: None }, false);
+                let want = if reaped {
+                    let status = ServerFrame::UserStatusChanged { user_id: user.clone(), is_online: true, timestamp };
+                    Want { op: '+', frame: Some((presence.view.rooms_of(&user), crate::hub::encode(&status))) }
+                } else {
+                    Want { op: 'r', frame: None }
+                };
+                presence.want(&user, want, false);
             }
             if let Err(e) = tasks.viewers.republish(&mut connection).await {
                 tracing::debug!(error = %e, "could not write this node's viewers again");
@@ -58,7 +75,9 @@ pub async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) {
             let since = *dead_since.entry(node.clone()).or_insert_with(Instant::now);
             // At least a few probes: after Redis lost its data, every node's registration is
             // missing until its keeper writes it again (within a probe).
-            if since.elapsed() >= tasks.grace.max(DEAD_AFTER_PROBES * tasks.probe) {
+            // No presence grace on top: the node timeout already gave its users time to
+            // reconnect elsewhere, and those who did are not announced offline.
+            if since.elapsed() >= DEAD_AFTER_PROBES * tasks.probe {
                 // Every node lets its own connections see the dead node's viewers leave.
                 tasks.viewers.drop_node(node);
                 if let Err(e) = reap(&tasks, &mut connection, node).await {
@@ -109,7 +128,7 @@ async fn reap(tasks: &Tasks, connection: &mut ConnectionManager, node: &str) -> 
     let presence = &tasks.presence;
     let error = |e: redis::RedisError| e.to_string();
     let lease: Option<String> = redis::cmd("SET")
-        .arg(format!("tandem:reaping:{node}"))
+        .arg(reaping_key(node))
         .arg(&presence.name)
         .arg("NX")
         .arg("PX")
@@ -118,6 +137,14 @@ async fn reap(tasks: &Tasks, connection: &mut ConnectionManager, node: &str) -> 
         .await
         .map_err(error)?;
     if lease.is_none() {
+        return Ok(());
+    }
+    let lease_key = reaping_key(node);
+    // A node restarted under the same name since the check is alive: nothing to reap (it
+    // waits for this lease before it starts, so it cannot start in the middle of a reap).
+    let alive: bool = redis::cmd("EXISTS").arg(node_key(node)).query_async(connection).await.map_err(error)?;
+    if alive {
+        redis::cmd("DEL").arg(&lease_key).query_async::<()>(connection).await.map_err(error)?;
         return Ok(());
     }
     let users: Vec<String> =
@@ -152,6 +179,14 @@ async fn reap(tasks: &Tasks, connection: &mut ConnectionManager, node: &str) -> 
         .srem(NODES_KEY, node)
         .ignore()
         .del(users_key(node))
+        .ignore()
+        .del(&lease_key)
+        .ignore()
+        .cmd("SET")
+        .arg(reaped_key(node))
+        .arg(&presence.name)
+        .arg("PX")
+        .arg(REAPED_MS)
         .ignore()
         .query_async::<()>(connection)
         .await
