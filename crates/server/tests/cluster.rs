@@ -252,6 +252,30 @@ async fn membership_changes_made_while_redis_is_down_reach_the_other_nodes_after
 }
 
 #[tokio::test]
+async fn a_node_stops_promptly_while_redis_is_down() {
+    let Some((db, mut redis)) = services().await else { return };
+    let a = node(&db, &redis, "a").await;
+    let alice = user(&a, "alice").await;
+    let thread = create_thread(&a, &alice, "busy").await;
+    let mut alice_ws = a.connect(&alice.token).await;
+    redis.stop();
+    let deadline = Instant::now() + WAIT;
+    while readyz(&a).await["bus"]["connected"] != false {
+        assert!(Instant::now() < deadline, "a never noticed that Redis is down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Work that would go to Redis is pending: a message, alice leaving.
+    post_message(&a, &alice, &thread, json!({"text": "unheard"})).await;
+    recv(&mut alice_ws, "message_created").await;
+    alice_ws.socket.close(None).await.expect("close");
+    let stopping = Instant::now();
+    a.stop().await;
+    let took = stopping.elapsed();
+    // The test nodes' --shutdown-timeout is 5 s: nothing may wait for Redis that long.
+    assert!(took < Duration::from_secs(3), "stopping took {took:?} with Redis down");
+}
+
+#[tokio::test]
 async fn a_long_poll_on_one_node_is_woken_by_a_write_on_another() {
     let Some((db, redis)) = services().await else { return };
     let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);

@@ -171,6 +171,20 @@ async fn canvas_viewers_count_across_nodes() {
 }
 
 #[tokio::test]
+async fn a_node_stopped_cleanly_takes_its_users_offline_at_once() {
+    let Some((db, redis)) = services().await else { return };
+    let (a, b) = (node(&db, &redis, "a").await, node(&db, &redis, "b").await);
+    let (alice, bob, _thread) = shared_thread(&a, "goodbye").await;
+    let mut alice_ws = a.connect(&alice.token).await;
+    let _bob_ws = b.connect(&bob.token).await;
+    assert!(status_of(&mut alice_ws, &bob.id, WAIT).await, "bob online on b");
+    b.stop().await;
+    // Long before a could find b dead (its registration lives 6 s).
+    assert!(!status_of(&mut alice_ws, &bob.id, Duration::from_secs(3)).await, "bob offline as b stops");
+    until_online_is(&a.base, &alice.token, &bob.id, false).await;
+}
+
+#[tokio::test]
 async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
     let Some((db, redis)) = services().await else { return };
     let a = node(&db, &redis, "a").await;

@@ -41,6 +41,8 @@ const OUTBOX: usize = 65_536;
 const BATCH: usize = 512;
 /// Events read from the log in one fill.
 const FILL_LIMIT: i64 = 500;
+/// How long a closing node tries to remove its registration and viewers from Redis.
+const GOODBYE: Duration = Duration::from_secs(1);
 /// Pause before retrying a failed Redis command or log read.
 const RETRY: Duration = Duration::from_millis(250);
 
@@ -107,10 +109,10 @@ impl RedisBroker {
             closed: CancellationToken::new(),
         });
         let Bus { name, publisher, subscriber, pushes, lost_pushes, node_timeout } = bus;
-        let tasks = &inner.tasks;
-        tasks.spawn(publish(inner.clone(), publisher.clone(), outgoing));
-        tasks.spawn(receive(inner.clone(), pushes));
-        tasks.spawn(follow_interest(inner.clone(), subscriber.clone()));
+        let track = |task| inner.track(task);
+        track(Box::pin(publish(inner.clone(), publisher.clone(), outgoing)));
+        track(Box::pin(receive(inner.clone(), pushes)));
+        track(Box::pin(follow_interest(inner.clone(), subscriber.clone())));
         let presence_tasks = Arc::new(presence::Tasks {
             presence: presence.clone(),
             viewers: viewers.clone(),
@@ -121,13 +123,14 @@ impl RedisBroker {
             retry: RETRY,
             probe: PROBE,
         });
-        tasks.spawn(presence::sync(presence_tasks.clone(), publisher.clone()));
-        tasks.spawn(presence::watch(presence_tasks, publisher.clone()));
-        tasks.spawn(viewers::sync(viewers.clone(), publisher.clone(), inner.closed.clone()));
-        tasks.spawn(log::check_high_water(inner.clone(), database.clone()));
-        tasks.spawn(log::fill(inner.clone(), database.clone(), fill_rx));
-        tasks.spawn(members::recheck(inner.clone(), database));
-        tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
+        track(Box::pin(presence::sync(presence_tasks.clone(), publisher.clone())));
+        track(Box::pin(presence::watch(presence_tasks, publisher.clone())));
+        track(Box::pin(viewers::sync(viewers.clone(), publisher.clone(), inner.closed.clone())));
+        track(Box::pin(log::check_high_water(inner.clone(), database.clone())));
+        track(Box::pin(log::fill(inner.clone(), database.clone(), fill_rx)));
+        track(Box::pin(members::recheck(inner.clone(), database)));
+        // Not cut short: it says goodbye to Redis after the close (bounded by `GOODBYE`).
+        inner.tasks.spawn(keep(inner.clone(), subscriber, publisher, name, node_timeout, lost_pushes));
         (Arc::new(Self { inner }), presence, viewers)
     }
 }
@@ -179,6 +182,18 @@ impl Broker for RedisBroker {
 }
 
 impl Inner {
+    /// Runs `task` on the broker's tracker until it ends or the broker closes, whichever is
+    /// first: a task waiting on Redis (down, say) never holds up the close.
+    fn track(&self, task: BoxFuture<'static, ()>) {
+        let closed = self.closed.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = closed.cancelled() => {}
+                () = task => {}
+            }
+        });
+    }
+
     /// Delivers a publication to this node's connections: durable ones through the sequencer.
     fn offer_local(self: &Arc<Self>, publication: Publication<'_>) {
         let Some(seq) = publication.seq else {
@@ -420,20 +435,27 @@ async fn keep(
             () = inner.closed.cancelled() => break,
             _ = probe.tick() => {}
         }
-        let answered = redis::cmd("PING").query_async::<String>(&mut subscriber).await.is_ok();
-        let refreshed = redis::pipe()
-            .cmd("SET")
-            .arg(&key)
-            .arg(&ours)
-            .arg("PX")
-            .arg(timeout_ms)
-            .ignore()
-            .sadd(NODES_KEY, &name)
-            .ignore()
-            .query_async::<()>(&mut publisher)
-            .await
-            .is_ok();
-        if answered && refreshed {
+        let probed = async {
+            let answered = redis::cmd("PING").query_async::<String>(&mut subscriber).await.is_ok();
+            let refreshed = redis::pipe()
+                .cmd("SET")
+                .arg(&key)
+                .arg(&ours)
+                .arg("PX")
+                .arg(timeout_ms)
+                .ignore()
+                .sadd(NODES_KEY, &name)
+                .ignore()
+                .query_async::<()>(&mut publisher)
+                .await
+                .is_ok();
+            answered && refreshed
+        };
+        let answered = tokio::select! {
+            () = inner.closed.cancelled() => break,
+            answered = probed => answered,
+        };
+        if answered {
             let reconnected = inner.status.answered();
             if reconnected || lost_pushes.swap(false, Ordering::Relaxed) {
                 inner.catch_up_all();
@@ -444,6 +466,12 @@ async fn keep(
             inner.status.lost();
         }
     }
-    inner.viewers.unpublish(&mut publisher).await;
-    let _ = redis::cmd("DEL").arg(&key).query_async::<()>(&mut publisher).await;
+    if inner.status.is_connected() {
+        let goodbye = async {
+            inner.viewers.unpublish(&mut publisher).await;
+            let _ = redis::cmd("DEL").arg(&key).query_async::<()>(&mut publisher).await;
+        };
+        // Without it the others find this node dead after --node-timeout, as after a crash.
+        let _ = tokio::time::timeout(GOODBYE, goodbye).await;
+    }
 }
