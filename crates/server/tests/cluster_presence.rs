@@ -56,6 +56,27 @@ async fn until_online_is(base: &str, token: &str, user_id: &str, expected: bool)
     }
 }
 
+/// The next `user_status_changed` (its `is_online`) and `user_left` (its `active_users`) about
+/// `user_id`, in either order, before `deadline`.
+async fn status_and_left(ws: &mut WsClient, user_id: &str, deadline: Instant) -> (Value, Value) {
+    let (mut status, mut left) = (None, None);
+    loop {
+        if let (Some(status), Some(left)) = (&status, &left) {
+            return (Value::clone(status), Value::clone(left));
+        }
+        assert!(Instant::now() < deadline, "about {user_id}: status {status:?}, user_left {left:?}");
+        let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await else { continue };
+        if frame["user_id"] != user_id {
+            continue;
+        }
+        match frame["type"].as_str() {
+            Some("user_status_changed") => status = Some(frame["is_online"].clone()),
+            Some("user_left") => left = Some(frame["active_users"].clone()),
+            _ => {}
+        }
+    }
+}
+
 /// Polls `/readyz` until `node` counts `expected` dead nodes (it counts after announcing).
 async fn until_dead_nodes_are(node: &TestServer, expected: u64) {
     let deadline = Instant::now() + WAIT;
@@ -211,22 +232,9 @@ async fn a_killed_node_takes_its_users_offline_within_the_node_timeout() {
     // Within the 8 s node timeout (the registration lives 4 s, then 3 probes of 1 s; the
     // presence grace is not added), plus 1 s of slack for a loaded machine; the offline and
     // the viewer's leaving come in either order.
-    let deadline = killed + Duration::from_secs(9);
-    let (mut offline, mut left) = (None, None);
-    while offline.is_none() || left.is_none() {
-        assert!(Instant::now() < deadline, "after the kill: offline {offline:?}, user_left {left:?}");
-        let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), alice_ws.next()).await else { continue };
-        if frame["user_id"] != bob.id.as_str() {
-            continue;
-        }
-        match frame["type"].as_str() {
-            Some("user_status_changed") => offline = Some(frame["is_online"].clone()),
-            Some("user_left") => left = Some(frame["active_users"].clone()),
-            _ => {}
-        }
-    }
-    assert_eq!(offline, Some(json!(false)), "bob offline after the kill");
-    assert_eq!(left, Some(json!(1)), "the dead node's viewer left the canvas");
+    let (offline, left) = status_and_left(&mut alice_ws, &bob.id, killed + Duration::from_secs(9)).await;
+    assert_eq!(offline, json!(false), "bob offline after the kill");
+    assert_eq!(left, json!(1), "the dead node's viewer left the canvas");
     let took = killed.elapsed();
     eprintln!("the killed node's users went offline {took:?} after the kill");
     assert!(took >= Duration::from_secs(3), "not before the node timed out: {took:?}");
@@ -332,22 +340,9 @@ async fn a_node_restarted_under_its_name_takes_its_previous_users_and_viewers_aw
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _second = NodeProcess::start(&db.url, &redis.url(), "phoenix", &flags).await;
-    let restarted = Instant::now();
-    let (mut offline, mut left) = (None, None);
-    while offline.is_none() || left.is_none() {
-        assert!(restarted.elapsed() < Duration::from_secs(10), "after the restart: offline {offline:?}, left {left:?}");
-        let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), alice_ws.next()).await else { continue };
-        if frame["user_id"] != bob.id.as_str() {
-            continue;
-        }
-        match frame["type"].as_str() {
-            Some("user_status_changed") => offline = Some(frame["is_online"].clone()),
-            Some("user_left") => left = Some(frame["active_users"].clone()),
-            _ => {}
-        }
-    }
-    assert_eq!(offline, Some(json!(false)), "the previous run's user went offline");
-    assert_eq!(left, Some(json!(1)), "the previous run's viewer left the canvas");
+    let (offline, left) = status_and_left(&mut alice_ws, &bob.id, Instant::now() + Duration::from_secs(10)).await;
+    assert_eq!(offline, json!(false), "the previous run's user went offline");
+    assert_eq!(left, json!(1), "the previous run's viewer left the canvas");
     until_online_is(&a.base, &alice.token, &bob.id, false).await;
     let (_, ready) = a.call("GET", "/readyz", None, None).await;
     assert_eq!(ready["bus"]["dead_nodes"], 0, "the new run did it, not a: {ready}");
