@@ -14,10 +14,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::canvases::{add_member as add_canvas_member, create_canvas, view};
-use common::cluster::{node, services, shared_thread};
+use common::cluster::{node, node_with, services, shared_thread};
 use common::node_process::NodeProcess;
 use common::proxy::CutProxy;
-use common::{TEST_SECRET, TestServer, WAIT, WsClient, user};
+use common::{TestServer, WAIT, WsClient, user};
 use serde_json::{Value, json};
 
 /// The next `user_status_changed` about `user_id`, as its `is_online`, skipping other frames.
@@ -282,14 +282,8 @@ async fn a_node_taken_for_dead_while_cut_off_announces_its_users_again_when_back
     let Some((db, redis)) = services().await else { return };
     let a = node(&db, &redis, "a").await;
     let proxy = CutProxy::start(redis.url().trim_start_matches("redis://")).await;
-    let url = format!("redis://{}", proxy.addr);
-    let b = TestServer::start_on(&db.url, move |config| {
-        config.jwt_secret = Some(TEST_SECRET.into());
-        config.redis_url = Some(url);
-        config.node_id = Some("b".into());
-        config.node_timeout = Duration::from_secs(2);
-    })
-    .await;
+    let via_proxy = format!("redis://{}", proxy.addr);
+    let b = node_with(&db, &via_proxy, "b", |config| config.node_timeout = Duration::from_secs(2)).await;
     let (alice, bob, _thread) = shared_thread(&a, "cut off").await;
     let mut alice_ws = a.connect(&alice.token).await;
     let _bob_ws = b.connect(&bob.token).await;
@@ -309,15 +303,9 @@ async fn a_node_taken_for_dead_while_cut_off_announces_its_users_again_when_back
 #[tokio::test]
 async fn a_node_restarted_under_its_name_takes_its_previous_users_and_viewers_away() {
     let Some((db, redis)) = services().await else { return };
-    // a would take the killed node for dead only after a 20 s grace: the new run must do it.
-    let redis_url = redis.url();
-    let a = TestServer::start_on(&db.url, move |config| {
-        config.jwt_secret = Some(TEST_SECRET.into());
-        config.redis_url = Some(redis_url);
-        config.node_id = Some("a".into());
-        config.presence_grace = Duration::from_secs(20);
-    })
-    .await;
+    // a would take the killed node for dead 3 probes after its registration (1 s) expired:
+    // the new run starts as soon as the name is free, well within that.
+    let a = node(&db, &redis, "a").await;
     let flags = ["--node-timeout", "2s", "--presence-grace", "1s"];
     let mut first = NodeProcess::start(&db.url, &redis.url(), "phoenix", &flags).await;
     let (alice, bob, _thread) = shared_thread(&a, "ghosts").await;

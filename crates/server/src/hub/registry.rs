@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tandem_protocol::room::{Room, RoomKind};
+use tandem_protocol::room::RoomKind;
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use super::shards::Shards;
@@ -247,7 +247,7 @@ impl Registry {
         let listed = |room: &str| member_of.iter().any(|listed| listed == room);
         for connection in self.connections_of(user_id) {
             for room in connection.rooms() {
-                let has_members = Room::parse(&room).is_ok_and(|room| room.kind() != RoomKind::User);
+                let has_members = !room.starts_with(RoomKind::User.prefix());
                 if has_members && !listed(&room) && self.unsubscribe(&connection, &room) == Change::Interest {
                     aligned.interest_ended.push(room.into());
                 }

@@ -4,6 +4,8 @@
 
 use super::redis::RedisProcess;
 use super::threads::{add_member, create_thread};
+use tandem_server::ServeConfig;
+
 use super::{Engine, TestDb, TestServer, User, user};
 
 /// A PostgreSQL schema and a private Redis, or `None` (skipped, said on stderr).
@@ -16,11 +18,23 @@ pub async fn services() -> Option<(TestDb, RedisProcess)> {
 
 /// An in-process node named `name` on `db` and `redis`.
 pub async fn node(db: &TestDb, redis: &RedisProcess, name: &str) -> TestServer {
-    let (url, name) = (redis.url(), name.to_owned());
+    node_with(db, &redis.url(), name, |_| {}).await
+}
+
+/// An in-process node named `name` on `db` and the Redis at `redis_url`, with `configure`
+/// applied last.
+pub async fn node_with(
+    db: &TestDb,
+    redis_url: &str,
+    name: &str,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> TestServer {
+    let (url, name) = (redis_url.to_owned(), name.to_owned());
     TestServer::start_on(&db.url, move |config| {
         config.jwt_secret = Some(super::TEST_SECRET.into());
         config.redis_url = Some(url);
         config.node_id = Some(name);
+        configure(config);
     })
     .await
 }

@@ -31,6 +31,18 @@ pub use viewers::ViewerMirror;
 
 use super::Frame;
 
+/// Pause before retrying a failed Redis command or log read.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Waits `how_long` unless `closed` fires first: true if the wait ran out (retry), false if
+/// the node is closing (give up).
+async fn pause(closed: &tokio_util::sync::CancellationToken, how_long: std::time::Duration) -> bool {
+    tokio::select! {
+        () = closed.cancelled() => false,
+        () = tokio::time::sleep(how_long) => true,
+    }
+}
+
 /// The database as the cluster reads it: the event log to fill gaps, and a dead node's users'
 /// rooms and `last_online` (the store, wired in by the server).
 pub trait Database: Send + Sync + 'static {

@@ -249,15 +249,10 @@ async fn forget_previous_run(
     let key = views_key(&mirror.name);
     loop {
         let forgotten = async {
-            let left: i64 = redis::cmd("HLEN").arg(&key).query_async(&mut *connection).await?;
-            if left > 0 {
-                redis::pipe()
-                    .del(&key)
-                    .ignore()
-                    .publish(VIEWERS_CHANNEL, wire::encode_viewers_reset(&mirror.name))
-                    .ignore()
-                    .query_async::<()>(&mut *connection)
-                    .await?;
+            let deleted: i64 = redis::cmd("DEL").arg(&key).query_async(&mut *connection).await?;
+            if deleted > 0 {
+                let reset = wire::encode_viewers_reset(&mirror.name);
+                redis::cmd("PUBLISH").arg(VIEWERS_CHANNEL).arg(reset).query_async::<()>(&mut *connection).await?;
             }
             Ok::<_, redis::RedisError>(())
         };
@@ -265,9 +260,8 @@ async fn forget_previous_run(
             Ok(()) => return true,
             Err(e) => tracing::debug!(error = %e, "could not forget this node's previous viewers; retrying"),
         }
-        tokio::select! {
-            () = closed.cancelled() => return false,
-            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+        if !super::pause(closed, super::RETRY).await {
+            return false;
         }
     }
 }

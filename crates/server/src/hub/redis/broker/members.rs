@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::super::Database;
+use super::super::{Database, pause};
 use super::{Inner, RETRY};
 
 /// The recheck task: waits for [`Inner::recheck`], then aligns every local user, again after
@@ -27,10 +27,10 @@ pub(super) async fn recheck(inner: Arc<Inner>, database: Arc<dyn Database>) {
             }
         }
         if failed {
-            tokio::select! {
-                () = inner.closed.cancelled() => return,
-                () = tokio::time::sleep(RETRY) => inner.recheck.notify_one(),
+            if !pause(&inner.closed, RETRY).await {
+                return;
             }
+            inner.recheck.notify_one();
         }
     }
 }

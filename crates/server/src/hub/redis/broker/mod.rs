@@ -25,13 +25,13 @@ use tokio_util::task::TaskTracker;
 mod log;
 mod members;
 
-use super::Database;
 use super::connect::{Bus, PROBE, node_key, registration_ttl};
 use super::presence::{self, ClusterPresence, NODES_KEY};
 use super::sequencer::{Held, Offered, Sequencer};
 use super::status::{BusReport, BusStatus};
 use super::viewers::{self, ViewerMirror};
 use super::wire::{self, MEMBERSHIP_CHANNEL, PRESENCE_CHANNEL, VIEWERS_CHANNEL};
+use super::{Database, RETRY};
 use crate::hub::{Broker, Inbound, NodeId, Publication};
 
 /// Publications waiting for the publisher; beyond this they are dropped (and counted): the
@@ -43,8 +43,6 @@ const BATCH: usize = 512;
 const FILL_LIMIT: i64 = 500;
 /// How long a closing node tries to remove its registration and viewers from Redis.
 const GOODBYE: Duration = Duration::from_secs(1);
-/// Pause before retrying a failed Redis command or log read.
-const RETRY: Duration = Duration::from_millis(250);
 
 /// One publication on its way to Redis.
 struct Outgoing {

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+use tandem_protocol::ws::ServerFrame;
 use tokio::sync::Notify;
 
 mod previous;
@@ -92,6 +93,11 @@ fn reaped_key(node: &str) -> String {
 
 /// How long a reaped marker lasts: a node cut off for longer comes back without announcing.
 const REAPED_MS: u64 = 86_400_000;
+
+/// The `user_status_changed` frame announcing `user_id` online or offline at `timestamp`.
+fn status_frame(user_id: &str, is_online: bool, timestamp: i64) -> Frame {
+    crate::hub::encode(&ServerFrame::UserStatusChanged { user_id: user_id.to_owned(), is_online, timestamp })
+}
 
 /// A change of this node's users for Redis.
 struct Want {

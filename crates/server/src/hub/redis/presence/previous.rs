@@ -3,9 +3,9 @@
 //! who reconnect here do not flap).
 
 use redis::aio::ConnectionManager;
-use tandem_protocol::ws::ServerFrame;
 
-use super::{Tasks, Want, reaped_key, users_key};
+use super::super::pause;
+use super::{Tasks, Want, reaped_key, status_frame, users_key};
 
 /// The users a previous run of this node left in Redis: it was killed, and this run started
 /// under the same name before another node took them offline. Read before the sync task
@@ -19,9 +19,8 @@ pub(super) async fn users(tasks: &Tasks, connection: &mut ConnectionManager) -> 
             Ok((users,)) => return Some(users),
             Err(e) => {
                 tracing::debug!(error = %e, "could not read this node's previous users; retrying");
-                tokio::select! {
-                    () = tasks.closed.cancelled() => return None,
-                    () = tokio::time::sleep(tasks.retry) => {}
+                if !pause(&tasks.closed, tasks.retry).await {
+                    return None;
                 }
             }
         }
@@ -34,9 +33,8 @@ pub(super) async fn forget(tasks: &Tasks, previous: Vec<String>) {
     if previous.is_empty() {
         return;
     }
-    tokio::select! {
-        () = tasks.closed.cancelled() => return,
-        () = tokio::time::sleep(tasks.grace) => {}
+    if !pause(&tasks.closed, tasks.grace).await {
+        return;
     }
     tracing::info!(users = previous.len(), "taking the users of this node's previous run offline");
     let presence = &tasks.presence;
@@ -47,14 +45,13 @@ pub(super) async fn forget(tasks: &Tasks, previous: Vec<String>) {
                 Ok(rooms) => break rooms.into_iter().map(Box::from).collect(),
                 Err(e) => {
                     tracing::debug!(error = %e, "could not read a previous user's rooms; retrying");
-                    tokio::select! {
-                        () = tasks.closed.cancelled() => return,
-                        () = tokio::time::sleep(tasks.retry) => {}
+                    if !pause(&tasks.closed, tasks.retry).await {
+                        return;
                     }
                 }
             }
         };
-        let status = ServerFrame::UserStatusChanged { user_id: user.clone(), is_online: false, timestamp };
-        presence.want_offline_unless_here(&user, Want { op: '-', frame: Some((rooms, crate::hub::encode(&status))) });
+        let frame = status_frame(&user, false, timestamp);
+        presence.want_offline_unless_here(&user, Want { op: '-', frame: Some((rooms, frame)) });
     }
 }

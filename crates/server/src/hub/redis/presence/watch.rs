@@ -6,13 +6,13 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use redis::aio::ConnectionManager;
-use tandem_protocol::ws::ServerFrame;
 
 use super::super::connect::{node_key, reaping_key};
+use super::super::pause;
 use super::super::viewers::ViewerMirror;
 use super::{
     ClusterPresence, DEAD_AFTER_PROBES, NODES_KEY, REAP_LEASE_MS, REAPED_MS, RELOAD, SYNC_BATCH, SYNC_SCRIPT, Tasks,
-    Want, apply, publish_changes, reaped_key, users_key,
+    Want, apply, publish_changes, reaped_key, status_frame, users_key,
 };
 
 /// The watch task: reloads the mirror (after an outage and every 30 s) and takes dead nodes'
@@ -35,6 +35,10 @@ pub async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) {
                 match redis::cmd("DEL").arg(reaped_key(&presence.name)).query_async(&mut connection).await {
                     Ok(reaped) => reaped,
                     Err(_) => {
+                        // Try the whole resync again shortly (not at once: Redis is failing).
+                        if !pause(&tasks.closed, tasks.retry).await {
+                            return;
+                        }
                         presence.resync();
                         continue;
                     }
@@ -42,8 +46,7 @@ pub async fn watch(tasks: Arc<Tasks>, mut connection: ConnectionManager) {
             let timestamp = crate::clock::now_ms();
             for user in presence.view.told_online() {
                 let want = if reaped {
-                    let status = ServerFrame::UserStatusChanged { user_id: user.clone(), is_online: true, timestamp };
-                    Want { op: '+', frame: Some((presence.view.rooms_of(&user), crate::hub::encode(&status))) }
+                    Want { op: '+', frame: Some((presence.view.rooms_of(&user), status_frame(&user, true, timestamp))) }
                 } else {
                     Want { op: 'r', frame: None }
                 };
@@ -127,8 +130,9 @@ async fn reload_viewers(
 async fn reap(tasks: &Tasks, connection: &mut ConnectionManager, node: &str) -> Result<(), String> {
     let presence = &tasks.presence;
     let error = |e: redis::RedisError| e.to_string();
+    let lease_key = reaping_key(node);
     let lease: Option<String> = redis::cmd("SET")
-        .arg(reaping_key(node))
+        .arg(&lease_key)
         .arg(&presence.name)
         .arg("NX")
         .arg("PX")
@@ -139,7 +143,6 @@ async fn reap(tasks: &Tasks, connection: &mut ConnectionManager, node: &str) -> 
     if lease.is_none() {
         return Ok(());
     }
-    let lease_key = reaping_key(node);
     // A node restarted under the same name since the check is alive: nothing to reap (it
     // waits for this lease before it starts, so it cannot start in the middle of a reap).
     let alive: bool = redis::cmd("EXISTS").arg(node_key(node)).query_async(connection).await.map_err(error)?;
@@ -164,8 +167,7 @@ async fn reap(tasks: &Tasks, connection: &mut ConnectionManager, node: &str) -> 
                 if !presence.is_online_elsewhere(&user, node) {
                     tasks.database.set_last_online(&user, timestamp).await?;
                 }
-                let status = ServerFrame::UserStatusChanged { user_id: user.clone(), is_online: false, timestamp };
-                frame = Some((rooms, crate::hub::encode(&status)));
+                frame = Some((rooms, status_frame(&user, false, timestamp)));
             }
             batch.push((user, Want { op: '-', frame }));
         }
