@@ -38,7 +38,12 @@ pub async fn serve(listener: TcpListener, app: Router, header_read_timeout: Dura
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    // Frames are written in whole batches; Nagle would only hold the last one
+                    // back until the client's delayed ACK.
+                    let _ = stream.set_nodelay(true);
+                    stream
+                }
                 Err(error) => {
                     pause_after(error).await;
                     continue;

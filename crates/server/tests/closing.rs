@@ -1,14 +1,15 @@
 //! Server-initiated closes reach the client even when the client still has unread data in flight
 //! (the server half-closes and drains instead of dropping the socket, which would reset the TCP
 //! connection and destroy the close frame), and a text frame that is not UTF-8 is a protocol
-//! error (1007), not a lost connection.
+//! error (1007), not a lost connection. The server answers a client's ping with its data and a
+//! client's close with a close.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{Ended, TestServer, WsClient, id};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -111,5 +112,22 @@ both_engines! {
         assert_eq!((offline["user_id"].clone(), offline["is_online"].clone()), (alice["id"].clone(), json!(false)));
         // Tests run concurrently in this process and share the counter: it grew, at least by ours.
         assert!(disconnects(&server, "protocol_error").await > before, "counted as a protocol error");
+    }
+
+    async fn a_ping_gets_its_pong_and_a_close_gets_its_answer(engine: Engine) {
+        let Some(server) = TestServer::start(engine).await else { return };
+        let (_, token) = server.sign_up("alice").await;
+        let mut ws = server.connect(&token).await;
+        ws.assert_nothing_pending().await;
+        let data = tokio_tungstenite::tungstenite::Bytes::from_static(b"\x00\xffsome bytes");
+        ws.socket.send(Message::Ping(data.clone())).await.expect("ping");
+        let pong = tokio::time::timeout(Duration::from_secs(5), ws.socket.next()).await.expect("in time");
+        assert_eq!(pong.expect("open").expect("a frame"), Message::Pong(data), "the ping's data comes back");
+        ws.socket.close(None).await.expect("close");
+        let answer = tokio::time::timeout(Duration::from_secs(5), ws.socket.next()).await.expect("in time");
+        match answer {
+            Some(Ok(Message::Close(Some(close)))) => assert_eq!(u16::from(close.code), 1000),
+            other => panic!("expected the server's close, got {other:?}"),
+        }
     }
 }

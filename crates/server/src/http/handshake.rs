@@ -4,8 +4,9 @@
 //! stream is out of reach, and a server-initiated close needs the stream: after its close frame
 //! the server half-closes the connection and reads what the client still sends (`ws::closing`);
 //! dropping a socket with unread data makes the kernel reset the connection, and the reset
-//! destroys the close frame before the client reads it. The handshake itself is a few header
-//! checks and tungstenite's accept key.
+//! destroys the close frame before the client reads it; and because the send direction is
+//! written without tungstenite (`ws::socket`). The handshake itself is a few header checks and
+//! tungstenite's accept key.
 
 use std::future::Future;
 
@@ -17,11 +18,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
+use tokio::net::TcpStream;
+use tokio_util::task::TaskTracker;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::ws::Socket;
-use tokio_util::task::TaskTracker;
-use tungstenite::protocol::{Role, WebSocketConfig};
 
 /// Why a request to `/ws` is not a WebSocket upgrade (answered with 426).
 #[derive(Debug, thiserror::Error)]
@@ -92,10 +93,12 @@ impl Handshake {
         let Self { accept_key, on_upgrade } = self;
         tasks.spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => {
-                    let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config));
-                    run(socket.await).await;
-                }
+                // `serve` gives hyper plain TCP streams, so the downcast fails only for a
+                // connection served some other way (not ours).
+                Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                    Ok(parts) => run(Socket::new(parts.io.into_inner(), parts.read_buf, config).await).await,
+                    Err(_) => tracing::warn!("WebSocket upgrade of a connection that is not TCP; dropped"),
+                },
                 Err(error) => tracing::debug!(%error, "WebSocket upgrade did not complete"),
             }
         });

@@ -11,13 +11,14 @@
 //! * [`activity`] is the ephemeral room activity (typing, cursors, tile editing) of every room;
 //! * [`redis`] is the cluster broker.
 //!
-//! A frame is encoded to JSON **once**; every recipient gets a reference-counted clone of the
-//! bytes. Each [`Connection`] has a bounded [`OutboundQueue`]; overflow closes that connection
+//! A [`Frame`] is encoded to JSON and framed for the WebSocket **once**; every recipient gets a
+//! reference-counted clone of the bytes. Each [`Connection`] has a bounded [`OutboundQueue`]; overflow closes that connection
 //! as a slow consumer instead of delaying anyone else.
 
 pub mod activity;
 mod broker;
 mod connection;
+mod frame;
 mod presence;
 mod queue;
 pub mod redis;
@@ -32,14 +33,11 @@ use activity::Activity;
 
 pub use broker::{Broker, Inbound, LocalBroker, Publication};
 pub use connection::{ConnId, Connection};
+pub use frame::Frame;
 pub use presence::{LocalPresence, NodePresence, Presence, Transition, deliver_to_users};
 pub use queue::{CloseReason, OutboundQueue, Push};
 pub use registry::Aligned;
 use registry::{Change, Registry};
-
-/// An encoded server frame: JSON text shared by every recipient (cloning is a reference-count
-/// increment, never a copy).
-pub type Frame = tungstenite::Utf8Bytes;
 
 /// Encodes `event` as a JSON text frame. See [`to_json`].
 pub fn encode<T: serde::Serialize>(event: &T) -> Frame {

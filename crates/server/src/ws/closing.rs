@@ -10,11 +10,9 @@
 
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tungstenite::Message;
+use tokio::io::AsyncReadExt;
 
-use super::Socket;
+use super::socket::{Incoming, Outgoing};
 use crate::hub::CloseReason;
 
 /// How long a client that is still talking gets to read our close and close its side.
@@ -28,23 +26,21 @@ const CHUNK: usize = 4096;
 
 /// Ends the connection after the close frame for `reason` went out (or the client's close was
 /// answered): see [`finish_within`]. A connection that already broke (`Lost`) is dropped at once.
-pub async fn finish(sink: SplitSink<Socket, Message>, stream: SplitStream<Socket>, reason: CloseReason) {
+pub async fn finish(incoming: Incoming, outgoing: Outgoing, reason: CloseReason) {
     let within = match reason {
         CloseReason::Lost => return,
         CloseReason::Stale | CloseReason::SlowConsumer => UNRESPONSIVE_DRAIN_TIME,
         _ => DRAIN_TIME,
     };
-    finish_within(sink, stream, within).await;
+    finish_within(incoming, outgoing, within).await;
 }
 
 /// Half-closes the connection, discards what the client still sends until it closes its side
 /// (at most `within` and [`DRAIN_BUDGET`] bytes), then drops it.
-pub async fn finish_within(sink: SplitSink<Socket, Message>, stream: SplitStream<Socket>, within: Duration) {
-    // The halves come from one socket, so reuniting them cannot fail.
-    let Ok(socket) = stream.reunite(sink) else { return };
-    let mut io = socket.into_inner();
+pub async fn finish_within(incoming: Incoming, mut outgoing: Outgoing, within: Duration) {
+    let mut io = incoming.into_inner();
     let drain = async {
-        io.shutdown().await?;
+        outgoing.shutdown().await?;
         let mut chunk = vec![0u8; CHUNK];
         let mut discarded = 0;
         while discarded < DRAIN_BUDGET {

@@ -9,7 +9,7 @@ use tungstenite::Message;
 use super::handlers::{self, Reply};
 use super::rate_limit::{RateGuard, Verdict};
 use super::session::Session;
-use crate::hub::{CloseReason, encode};
+use crate::hub::{CloseReason, Frame, encode};
 
 /// The answer to a binary frame.
 const BINARY_REFUSED: &str = "frames are JSON text; binary frames are not supported";
@@ -34,10 +34,14 @@ where
         let text = match message {
             Message::Text(text) => Some(text),
             Message::Binary(_) => None,
+            // The writer answers the close.
             Message::Close(_) => return CloseReason::Clean,
-            // Pings are answered by tungstenite; pongs only count as a sign of life. Raw frames
-            // are never produced by reading.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            Message::Ping(data) => {
+                session.connection.send(Frame::pong(data));
+                continue;
+            }
+            // Pongs only count as a sign of life. Raw frames are never produced by reading.
+            Message::Pong(_) | Message::Frame(_) => continue,
         };
         match rate.check() {
             Verdict::Allow => match text {

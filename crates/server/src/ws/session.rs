@@ -5,24 +5,22 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
 use tandem_protocol::ErrorCode;
 use tandem_protocol::room::{Room, RoomKind};
 use tandem_protocol::ws::{ClientFrame, Cursors, ServerFrame, close_code};
 use tokio::time::timeout;
 use tracing::Instrument;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::{Message, Utf8Bytes};
+use tungstenite::Message;
 
-use super::Socket;
 use super::context::Context;
+use super::socket::{Incoming, Outgoing, Pending, Socket};
 use super::writer::{self, WriterSettings};
 use super::{closing, handlers, reader, recovery};
 use crate::auth::Credentials;
 use crate::domain::{DomainError, presence, rooms};
-use crate::hub::{CloseReason, Connection, Transition, encode};
+use crate::hub::{CloseReason, Connection, Frame, Transition, encode};
 use crate::store::UserRecord;
 
 /// How long an unauthenticated connection may take to send its `auth` frame (API.md §2).
@@ -43,33 +41,30 @@ pub struct Session {
     pub canvases: std::sync::Mutex<Vec<(Room, (i64, i64))>>,
 }
 
-type Sink = SplitSink<Socket, Message>;
-type Stream = SplitStream<Socket>;
-
 /// Runs a connection to its end. `user` is set when the upgrade request authenticated;
 /// otherwise the first frame must be `auth` (whose `resume` cursors then replace `cursors`).
 pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, context: Arc<Context>) {
-    let (mut sink, mut stream) = socket.split();
+    let Socket { mut incoming, outgoing } = socket;
     let (user, auth_ref, cursors) = match user {
         Some(user) => (user, None, cursors),
         // Rare paths are boxed so their (store-query-sized) state is not part of every idle
         // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
-        None => match Box::pin(first_frame_auth(&mut stream, &context)).await {
+        None => match Box::pin(first_frame_auth(&mut incoming, &context)).await {
             Ok(authenticated) => authenticated,
             Err(refusal) => {
-                refuse(&mut sink, refusal).await;
-                return Box::pin(closing::finish_within(sink, stream, closing::DRAIN_TIME)).await;
+                refuse(&outgoing, refusal).await;
+                return Box::pin(closing::finish_within(incoming, outgoing, closing::DRAIN_TIME)).await;
             }
         },
     };
     let connection = context.hub.connection(&user.id, context.settings.queue_capacity);
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
     let session = Session { connection, user: Arc::new(user), context, canvases: std::sync::Mutex::default() };
-    live(sink, stream, session, auth_ref, cursors).instrument(span).await;
+    live(incoming, outgoing, session, auth_ref, cursors).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
-async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Option<Value>, cursors: Cursors) {
+async fn live(mut incoming: Incoming, outgoing: Outgoing, session: Session, auth_ref: Option<Value>, cursors: Cursors) {
     // Borrowed, not cloned: every byte here is in each connection's task (docs/BENCHMARKS.md).
     let (connection, ctx) = (&session.connection, &*session.context);
     let user_id = connection.user_id().to_owned();
@@ -119,9 +114,9 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
                     Box::pin(handlers::viewer_resumed(&session, &room)).await;
                 }
             }
-            reader::run(&mut stream, &session).await
+            reader::run(&mut incoming, &session).await
         });
-        let mut writer = pin!(writer::run(&mut sink, connection, settings, &ctx.shutdown));
+        let mut writer = pin!(writer::run(&outgoing, connection, settings, &ctx.shutdown));
         tokio::select! {
             reason = &mut reader => {
                 connection.queue().close(reason);
@@ -158,7 +153,7 @@ async fn live(mut sink: Sink, mut stream: Stream, session: Session, auth_ref: Op
         Box::pin(presence::announce(&ctx.store, &ctx.hub, &user_id, went_offline)).await;
     }
     // Last, so that presence is not held up by a client that takes its time to close.
-    Box::pin(closing::finish(sink, stream, reason)).await;
+    Box::pin(closing::finish(incoming, outgoing, reason)).await;
 }
 
 /// Why a connection was not admitted: the message for the `error` frame, the frame's `ref`,
@@ -175,23 +170,21 @@ impl Refusal {
     }
 }
 
-/// Sends the refusal's `error` frame (not for a shutdown) and closes.
-async fn refuse(sink: &mut Sink, refusal: Refusal) {
-    let _ = timeout(WRITER_GRACE, async {
-        if refusal.close_code == close_code::UNAUTHORIZED {
-            let error = ServerFrame::Error {
-                code: ErrorCode::Unauthorized,
-                message: refusal.message,
-                reference: refusal.reference,
-            };
-            let _ = sink.send(Message::Text(encode(&error))).await;
-        }
-        let reason =
-            if refusal.close_code == close_code::UNAUTHORIZED { "unauthorized" } else { "server shutting down" };
-        let close = CloseFrame { code: refusal.close_code.into(), reason: Utf8Bytes::from_static(reason) };
-        let _ = sink.send(Message::Close(Some(close))).await;
-    })
-    .await;
+/// Sends the refusal's `error` frame (not for a shutdown) and its close frame.
+async fn refuse(outgoing: &Outgoing, refusal: Refusal) {
+    let mut pending = Pending::default();
+    let unauthorized = refusal.close_code == close_code::UNAUTHORIZED;
+    if unauthorized {
+        let error = ServerFrame::Error {
+            code: ErrorCode::Unauthorized,
+            message: refusal.message,
+            reference: refusal.reference,
+        };
+        pending.frames.push_back(encode(&error));
+    }
+    let reason = if unauthorized { "unauthorized" } else { "server shutting down" };
+    pending.frames.push_back(Frame::close(refusal.close_code, reason));
+    outgoing.write_within(&mut pending, WRITER_GRACE).await;
 }
 
 /// Keeps the cursors of rooms the user may receive and starts their recovery (before the
@@ -219,7 +212,10 @@ async fn prepare_resume(ctx: &Context, connection: &Connection, cursors: Cursors
 
 /// Waits (at most 5 s, and not past shutdown) for `{"type":"auth","token":...}` and
 /// authenticates it. Returns the user, the frame's `ref` and its resume cursors.
-async fn first_frame_auth(stream: &mut Stream, ctx: &Context) -> Result<(UserRecord, Option<Value>, Cursors), Refusal> {
+async fn first_frame_auth(
+    stream: &mut Incoming,
+    ctx: &Context,
+) -> Result<(UserRecord, Option<Value>, Cursors), Refusal> {
     let first = async {
         loop {
             match stream.next().await {

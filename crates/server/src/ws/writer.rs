@@ -1,16 +1,13 @@
-//! The writer: the only owner of a connection's send half.
+//! The writer: the only owner of a connection's send direction.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
-use futures_util::{Sink, SinkExt};
 use tandem_protocol::ws::close_code;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::{Message, Utf8Bytes};
 
 use super::liveness::{Due, Liveness};
+use super::socket::{Outgoing, Pending};
 use crate::hub::{CloseReason, Connection, Frame};
 
 /// The JSON heartbeat frame sent with every WebSocket ping (seed 000's `{"type":"ping"}`).
@@ -31,102 +28,92 @@ pub struct WriterSettings {
     pub write_timeout: Duration,
 }
 
-/// Writes queued frames (a whole batch, then one flush), pings on schedule, and closes the
-/// socket with the right code when the queue closes, the peer goes stale, a write stalls or the
-/// server shuts down. Returns why it stopped.
-pub async fn run<S>(
-    mut sink: S,
+/// Writes queued frames (everything queued, in vectored writes straight to the socket), pings
+/// on schedule, and closes the socket with the right code when the queue closes, the peer goes
+/// stale, a write stalls or the server shuts down. Returns why it stopped.
+///
+/// One timer serves the heartbeat and the write deadline: it is re-armed when a ping is due or
+/// a write blocks, never per write, so a batch that the socket takes at once costs one `writev`
+/// and no timer or wake-up beyond the queue's.
+pub async fn run(
+    outgoing: &Outgoing,
     connection: &Connection,
     settings: WriterSettings,
     shutdown: &CancellationToken,
-) -> CloseReason
-where
-    S: Sink<Message> + Unpin,
-{
+) -> CloseReason {
     let mut liveness = Liveness::new(Instant::now(), settings.heartbeat_interval, settings.heartbeat_timeout);
-    let mut batch: VecDeque<Frame> = VecDeque::new();
+    let mut pending = Pending::default();
+    let mut blocked_since: Option<Instant> = None;
+    let mut tick = std::pin::pin!(sleep_until(liveness.deadline()));
     let reason = loop {
+        if !pending.is_empty() {
+            match outgoing.write_now(&mut pending) {
+                Ok(true) => blocked_since = None,
+                Ok(false) if blocked_since.is_none() => {
+                    let now = Instant::now();
+                    blocked_since = Some(now);
+                    tick.as_mut().reset(liveness.deadline().min(now + settings.write_timeout));
+                }
+                Ok(false) => {}
+                // The peer is gone (reset, broken pipe): nothing more to say to it.
+                Err(_) => break CloseReason::Lost,
+            }
+        }
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break CloseReason::Shutdown,
-            () = sleep_until(liveness.deadline()) => {
-                match liveness.on_deadline(Instant::now(), connection.last_activity()) {
-                    Some(Due::Ping) => {
-                        let ping = [Message::Ping(Default::default()), Message::Text(Utf8Bytes::from_static(JSON_PING))];
-                        if let Err(reason) = write_all(&mut sink, ping, connection, settings.write_timeout).await {
-                            break reason;
-                        }
-                    }
+            () = &mut tick => {
+                let now = Instant::now();
+                if blocked_since.is_some_and(|since| now >= since + settings.write_timeout) {
+                    crate::telemetry::ws().queue_overflows.increment(1);
+                    break CloseReason::SlowConsumer;
+                }
+                match liveness.on_deadline(now, connection.last_activity()) {
+                    Some(Due::Ping) => pending.frames.extend([Frame::ping(), Frame::from_static(JSON_PING)]),
                     Some(Due::Stale) => {
                         crate::telemetry::ws().heartbeat_failures.increment(1);
                         break CloseReason::Stale;
                     }
                     None => {}
                 }
+                let write_deadline = blocked_since.map(|since| since + settings.write_timeout);
+                tick.as_mut().reset(write_deadline.map_or(liveness.deadline(), |at| at.min(liveness.deadline())));
             }
-            closing = connection.queue().next_batch(&mut batch) => {
+            closing = connection.queue().next_batch(&mut pending.frames), if pending.is_empty() => {
                 if let Some(reason) = closing {
                     // Deliver what was queued before the close (not to a peer that stopped
                     // reading: an overflowed queue is already empty).
-                    if !batch.is_empty() && reason != CloseReason::Stale {
-                        let frames = batch.drain(..).map(Message::Text);
-                        let _ = write_all(&mut sink, frames, connection, CLOSE_GRACE).await;
+                    if !pending.is_empty() && reason != CloseReason::Stale {
+                        outgoing.write_within(&mut pending, CLOSE_GRACE).await;
                     }
                     break reason;
                 }
-                let written = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-                crate::telemetry::ws().frames_out.increment(written);
-                let frames = batch.drain(..).map(Message::Text);
-                if let Err(reason) = write_all(&mut sink, frames, connection, settings.write_timeout).await {
-                    break reason;
+                let taken = u64::try_from(pending.frames.len()).unwrap_or(u64::MAX);
+                crate::telemetry::ws().frames_out.increment(taken);
+            }
+            writable = outgoing.writable(), if !pending.is_empty() => {
+                if writable.is_err() {
+                    break CloseReason::Lost;
                 }
             }
+            // A peer that stopped reading is disconnected as soon as its queue overflows
+            // behind the blocked write, not only at the write deadline.
+            () = connection.queue().overflowed(), if !pending.is_empty() => break CloseReason::SlowConsumer,
         }
     };
     connection.queue().close(reason);
-    farewell(&mut sink, reason).await;
+    farewell(outgoing, pending, reason).await;
     reason
 }
 
-/// Feeds every message, then flushes once. Gives up when the write takes longer than `limit`
-/// or the connection's queue overflows meanwhile (behind the stalled write).
-async fn write_all<S>(
-    sink: &mut S,
-    messages: impl IntoIterator<Item = Message>,
-    connection: &Connection,
-    limit: Duration,
-) -> Result<(), CloseReason>
-where
-    S: Sink<Message> + Unpin,
-{
-    let write = async {
-        for message in messages {
-            sink.feed(message).await?;
-        }
-        sink.flush().await
-    };
-    tokio::select! {
-        written = timeout(limit, write) => match written {
-            Ok(Ok(())) => Ok(()),
-            // The peer is gone (reset, broken pipe): nothing more to say to it.
-            Ok(Err(_)) => Err(CloseReason::Lost),
-            Err(_) => {
-                crate::telemetry::ws().queue_overflows.increment(1);
-                Err(CloseReason::SlowConsumer)
-            }
-        },
-        () = connection.queue().overflowed() => Err(CloseReason::SlowConsumer),
-    }
-}
-
-/// Sends the close frame for `reason` (if it has one) and closes the sink, briefly.
-async fn farewell<S>(sink: &mut S, reason: CloseReason)
-where
-    S: Sink<Message> + Unpin,
-{
+/// Sends the close frame for `reason` (if it has one), briefly, after the rest of a frame
+/// already started (the byte stream must stay well-formed).
+async fn farewell(outgoing: &Outgoing, mut pending: Pending, reason: CloseReason) {
     let frame = match reason {
-        // The client closed (its close was already answered) or the stream broke.
-        CloseReason::Clean | CloseReason::Lost => None,
+        // The stream broke: nothing can be sent.
+        CloseReason::Lost => return,
+        // The client closed: answer its close (RFC 6455 §5.5.1).
+        CloseReason::Clean => Some((close_code::NORMAL, "")),
         CloseReason::Stale => Some((close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout")),
         CloseReason::SlowConsumer => Some((close_code::SLOW_CONSUMER, "slow consumer: reconnect and resume")),
         CloseReason::RateLimited => Some((close_code::POLICY_VIOLATION, "rate limit exceeded")),
@@ -136,16 +123,13 @@ where
         CloseReason::Shutdown => Some((close_code::GOING_AWAY, "server shutting down")),
         CloseReason::Unavailable => Some((close_code::TRY_AGAIN_LATER, "try again later: reconnect and resume")),
     };
+    pending.drop_unstarted();
+    if let Some((code, text)) = frame {
+        pending.frames.push_back(Frame::close(code, text));
+    }
     let grace = match reason {
         CloseReason::Stale | CloseReason::SlowConsumer => UNRESPONSIVE_CLOSE_GRACE,
         _ => CLOSE_GRACE,
     };
-    let _ = timeout(grace, async {
-        if let Some((code, text)) = frame {
-            let close = CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(text) };
-            let _ = sink.send(Message::Close(Some(close))).await;
-        }
-        let _ = sink.close().await;
-    })
-    .await;
+    outgoing.write_within(&mut pending, grace).await;
 }
