@@ -113,6 +113,12 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_WS_QUEUE_CAPACITY", default_value_t = 1024)]
     pub ws_queue_capacity: usize,
 
+    /// How long a WebSocket writer waits, once frames are queued for an idle connection, for
+    /// more to join them in one write. Trades latency for fewer writes per delivery under
+    /// heavy fan-out (docs/BENCHMARKS.md has figures). 0 (the default) writes at once.
+    #[arg(long, env = "TANDEM_WS_WRITE_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub ws_write_delay: Duration,
+
     /// Sustained frames per second a client may send on one connection.
     #[arg(long, env = "TANDEM_WS_RATE_LIMIT", default_value_t = 100)]
     pub ws_rate_limit: u32,

@@ -14,6 +14,7 @@ use crate::hub::Hub;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
+use crate::ws::Egress;
 
 /// Pending connections the kernel queues before `accept` (capped by `net.core.somaxconn`).
 const LISTEN_BACKLOG: u32 = 4096;
@@ -46,6 +47,7 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    egress: Egress,
 }
 
 impl Server {
@@ -57,8 +59,10 @@ impl Server {
                 .await?;
         let listener = listen(config.addr).map_err(|source| StartError::Bind { addr: config.addr, source })?;
         let hub = crate::cluster::hub(&config, &store).await?;
-        let state = AppState::new(store, auth, config, telemetry::metrics_handle(), hub);
-        Ok(Self { listener, state })
+        let egress =
+            Egress::start().map_err(|e| StartError::Config(format!("cannot start the WebSocket runtime: {e}")))?;
+        let state = AppState::new(store, auth, config, telemetry::metrics_handle(), hub, egress.handle());
+        Ok(Self { listener, state, egress })
     }
 
     /// The address the server listens on.
@@ -82,7 +86,7 @@ impl Server {
     /// `--shutdown-timeout` (whatever is still running then is abandoned). WebSockets are closed
     /// with 1001 so clients reconnect elsewhere.
     pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Self { listener, state } = self;
+        let Self { listener, state, egress } = self;
         let (tasks, shutdown) = (state.tasks.clone(), state.shutdown.clone());
         let grace = state.config.shutdown_timeout;
         let store = state.store.clone();
@@ -116,6 +120,7 @@ impl Server {
             tracing::warn!("background tasks did not stop in time");
         }
         store.close().await;
+        drop(egress);
         tracing::info!("stopped");
         Ok(())
     }

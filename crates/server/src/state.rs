@@ -38,7 +38,15 @@ pub struct AppState {
 impl AppState {
     /// Assembles the state; the transport's [`Context`](crate::ws::Context) is derived from the
     /// same handles and the configuration's WebSocket settings.
-    pub fn new(store: Store, auth: Authenticator, config: ServeConfig, metrics: PrometheusHandle, hub: Hub) -> Self {
+    /// WebSocket connections run on `runtime` (see [`Egress`](crate::ws::Egress)).
+    pub fn new(
+        store: Store,
+        auth: Authenticator,
+        config: ServeConfig,
+        metrics: PrometheusHandle,
+        hub: Hub,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
         let (auth, tasks, shutdown) = (Arc::new(auth), TaskTracker::new(), CancellationToken::new());
         let ws = Arc::new(crate::ws::Context {
             store: store.clone(),
@@ -47,6 +55,7 @@ impl AppState {
             settings: crate::ws::Settings::from_config(&config),
             tasks: tasks.clone(),
             shutdown: shutdown.clone(),
+            runtime,
         });
         Self { store, auth, config: Arc::new(config), metrics, hub, tasks, shutdown, ws }
     }

@@ -297,6 +297,25 @@ both_engines! {
         laptop.assert_nothing_pending().await;
     }
 
+    async fn with_a_write_delay_every_frame_arrives_once_and_in_order(engine: Engine) {
+        let Some(server) = TestServer::start_with(engine, |c| c.ws_write_delay = Duration::from_millis(5)).await
+        else { return };
+        let (alice, token) = server.sign_up("alice").await;
+        server.add_members("thread:t", &[&id(&alice)]).await;
+        let mut ws = server.connect(&token).await;
+        // Bursts that coalesce into one write and single frames that wait out the delay alone.
+        for burst in [1, 50, 1, 500, 3] {
+            let first = burst * 1000;
+            for n in first..first + burst {
+                server.hub.publish("thread:t", Frame::from(json!({"type": "message_created", "n": n}).to_string()));
+            }
+            for n in first..first + burst {
+                assert_eq!(ws.expect("message_created").await["n"], n);
+            }
+        }
+        ws.assert_nothing_pending().await;
+    }
+
     async fn json_ping_is_sent_with_every_heartbeat(engine: Engine) {
         let Some(server) = TestServer::start_with(engine, |c| c.heartbeat_interval = Duration::from_millis(100)).await else { return };
         let (_, token) = server.sign_up("alice").await;

@@ -19,6 +19,7 @@ use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::runtime::Handle;
 use tokio_util::task::TaskTracker;
 use tungstenite::protocol::WebSocketConfig;
 
@@ -83,25 +84,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
 
 impl Handshake {
     /// The `101 Switching Protocols` answer. Once hyper has sent it and handed the connection
-    /// over, `run` gets the socket (with `config`) in a task tracked by `tasks`. A client that
-    /// goes away before that is simply dropped.
-    pub fn accept<F, Fut>(self, config: WebSocketConfig, tasks: &TaskTracker, run: F) -> Response
+    /// over, `run` gets the socket (with `config`) in a task on `runtime` tracked by `tasks`;
+    /// the socket is registered with that runtime's I/O driver. A client that goes away before
+    /// that is simply dropped.
+    pub fn accept<F, Fut>(self, config: WebSocketConfig, tasks: &TaskTracker, runtime: &Handle, run: F) -> Response
     where
         F: FnOnce(Socket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let Self { accept_key, on_upgrade } = self;
-        tasks.spawn(async move {
-            match on_upgrade.await {
-                // `serve` gives hyper plain TCP streams, so the downcast fails only for a
-                // connection served some other way (not ours).
-                Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
-                    Ok(parts) => run(Socket::new(parts.io.into_inner(), parts.read_buf, config).await).await,
-                    Err(_) => tracing::warn!("WebSocket upgrade of a connection that is not TCP; dropped"),
-                },
-                Err(error) => tracing::debug!(%error, "WebSocket upgrade did not complete"),
-            }
-        });
+        let session = async move {
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => return tracing::debug!(%error, "WebSocket upgrade did not complete"),
+            };
+            // `serve` gives hyper plain TCP streams, so the downcast fails only for a
+            // connection served some other way (not ours).
+            let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+                return tracing::warn!("WebSocket upgrade of a connection that is not TCP; dropped");
+            };
+            // Moved from the HTTP runtime's I/O driver to this one's.
+            let stream = match parts.io.into_inner().into_std().and_then(TcpStream::from_std) {
+                Ok(stream) => stream,
+                Err(error) => return tracing::debug!(%error, "upgraded connection lost while moving it"),
+            };
+            run(Socket::new(stream, parts.read_buf, config).await).await;
+        };
+        tasks.spawn_on(session, runtime);
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();

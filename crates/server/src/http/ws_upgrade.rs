@@ -42,7 +42,8 @@ pub async fn upgrade(
     };
     let config = crate::ws::socket_config(state.config.max_frame_size);
     let context = state.ws.clone();
-    Ok(upgrade.accept(config, &state.tasks, move |socket| crate::ws::run(socket, user, cursors, context)))
+    let runtime = context.runtime.clone();
+    Ok(upgrade.accept(config, &state.tasks, &runtime, move |socket| crate::ws::run(socket, user, cursors, context)))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

@@ -163,6 +163,18 @@ impl OutboundQueue {
 }
 
 impl OutboundQueue {
+    /// Moves every queued frame to the end of `batch` without waiting (the writer's second
+    /// helping after a coalescing delay).
+    pub fn append_queued(&self, batch: &mut VecDeque<Frame>) {
+        let mut state = self.lock();
+        if state.frames.is_empty() {
+            return;
+        }
+        batch.append(&mut state.frames);
+        drop(state);
+        self.space.notify_waiters();
+    }
+
     /// Queues `frame` once the queue is at most half full, waiting for the writer to drain it
     /// otherwise. For replays: a long history must not count as a slow consumer. Returns
     /// `Push::Closed` if the connection closes while waiting.

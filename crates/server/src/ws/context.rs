@@ -27,6 +27,8 @@ pub struct Context {
     pub tasks: TaskTracker,
     /// Cancelled when the server starts shutting down (sockets close with 1001).
     pub shutdown: CancellationToken,
+    /// The connections' runtime ([`Egress`](super::Egress)): every accepted socket runs there.
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// The configuration a connection runs with, copied out of [`ServeConfig`] once.
@@ -44,6 +46,8 @@ pub struct Settings {
     pub rate_burst: u32,
     /// How long a lost connection's user stays online before collaborators hear otherwise.
     pub presence_grace: Duration,
+    /// How long a writer waits for more frames before writing to an idle connection.
+    pub write_delay: Duration,
 }
 
 impl Settings {
@@ -56,6 +60,7 @@ impl Settings {
             rate_limit: config.ws_rate_limit,
             rate_burst: config.ws_rate_burst,
             presence_grace: config.presence_grace,
+            write_delay: config.ws_write_delay,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! The HTTP side of `/ws` (Origin, authentication, the handshake) is `http::ws_upgrade`, which
 //! hands the socket to [`run`] with the one set of tuned socket limits ([`socket_config`]).
 //!
+//! * [`Egress`] is the runtime connections run on, apart from HTTP (why: its docs).
 //! * [`context`] is all the transport may reach of the server (store, hub, auth, settings,
 //!   lifecycle); it never sees the HTTP side's application state.
 //! * `closing` ends a connection after its close frames without a TCP reset.
@@ -17,6 +18,7 @@
 
 mod closing;
 pub mod context;
+mod egress;
 mod handlers;
 pub mod liveness;
 pub mod rate_limit;
@@ -29,6 +31,7 @@ mod writer;
 use tungstenite::protocol::WebSocketConfig;
 
 pub use context::{Context, Settings};
+pub use egress::Egress;
 pub use session::run;
 pub use socket::Socket;
 

@@ -169,6 +169,7 @@ mod tests {
             settings: Settings::from_config(&config),
             tasks: tokio_util::task::TaskTracker::new(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            runtime: tokio::runtime::Handle::current(),
         });
         let user = UserRecord {
             id: "a".repeat(24),

@@ -102,6 +102,7 @@ async fn live(mut incoming: Incoming, outgoing: Outgoing, session: Session, auth
         heartbeat_interval: ctx.settings.heartbeat_interval,
         heartbeat_timeout: ctx.settings.heartbeat_timeout,
         write_timeout: ctx.settings.heartbeat_timeout.max(Duration::from_secs(1)),
+        write_delay: ctx.settings.write_delay,
     };
     let reason = {
         // The cursors' history is replayed before the first client frame is read; the writer

@@ -26,6 +26,8 @@ pub struct WriterSettings {
     pub heartbeat_timeout: Duration,
     /// A batch (or ping) that cannot be written in this long marks a slow consumer.
     pub write_timeout: Duration,
+    /// How long to wait for more frames after the first one queued for an idle connection.
+    pub write_delay: Duration,
 }
 
 /// Writes queued frames (everything queued, in vectored writes straight to the socket), pings
@@ -87,6 +89,12 @@ pub async fn run(
                         outgoing.write_within(&mut pending, CLOSE_GRACE).await;
                     }
                     break reason;
+                }
+                if !settings.write_delay.is_zero() {
+                    // Coalescing (off by default): let the next frames join this write. A close
+                    // meanwhile is seen by the next `next_batch`.
+                    tokio::time::sleep(settings.write_delay).await;
+                    connection.queue().append_queued(&mut pending.frames);
                 }
                 let taken = u64::try_from(pending.frames.len()).unwrap_or(u64::MAX);
                 crate::telemetry::ws().frames_out.increment(taken);
