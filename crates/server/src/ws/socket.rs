@@ -43,7 +43,9 @@ impl Socket {
     /// past the upgrade request (the client's first frames, if it did not wait for the 101).
     pub async fn new(stream: TcpStream, buffered: Bytes, config: WebSocketConfig) -> Self {
         let (read, write) = stream.into_split();
-        let receive = ReceiveHalf { buffered, half: read };
+        // A copy (usually of nothing): `buffered` is a slice of hyper's read buffer, and even
+        // an empty slice would keep all of that buffer alive for the connection's lifetime.
+        let receive = ReceiveHalf { buffered: Bytes::copy_from_slice(&buffered), half: read };
         let incoming = WebSocketStream::from_raw_socket(receive, Role::Server, Some(config)).await;
         Self { incoming, outgoing: Outgoing(write) }
     }
