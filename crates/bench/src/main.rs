@@ -11,6 +11,7 @@
 //!   `--targets tandem,tandem-pg,cluster --nodes 1,2,3` compares one node on SQLite, one on
 //!   PostgreSQL, and clusters of 1–3 nodes on PostgreSQL + a private Redis.
 //! * `raw`: `fanout` against the bench's own length-prefixed TCP server: the ceiling.
+//! * `overload-chart`: offered vs published vs delivered from several `fanout --json` runs.
 //!
 //! Every server it starts is a child process killed when the scenario ends, also on an error,
 //! Ctrl-C or SIGTERM (the scenario is dropped, and with it the children).
@@ -19,6 +20,7 @@ mod client;
 mod cpu;
 mod fanout;
 mod idle;
+mod overload_chart;
 mod plot;
 mod presence;
 mod replay;
@@ -53,6 +55,8 @@ enum Scenario {
     Presence(presence::PresenceArgs),
     /// Reconnect storm: every client drops at once and resumes; time until all caught up, loss.
     Storm(storm::StormArgs),
+    /// One chart of offered vs published vs delivered events/s from `fanout --json` files.
+    OverloadChart(overload_chart::OverloadChartArgs),
     /// The raw fan-out server itself (started by `raw` as a child process).
     #[command(hide = true)]
     RawServer {
@@ -72,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
             Scenario::Raw(args) => fanout::run_raw(args).await,
             Scenario::Presence(args) => presence::run(args).await,
             Scenario::Storm(args) => storm::run(args).await,
+            Scenario::OverloadChart(args) => overload_chart::run(args),
             Scenario::RawServer { addr } => targets::raw::serve(addr).await,
         }
     };

@@ -74,6 +74,11 @@ pub struct FanoutArgs {
     /// Write a latency-CDF and throughput chart (SVG) here.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Fail if Tandem's server CPU per delivery is more than this multiple of the raw target's
+    /// in the same run (needs `--targets tandem,raw`): a regression check that does not depend
+    /// on how fast the machine is.
+    #[arg(long)]
+    max_cpu_ratio: Option<f64>,
 }
 
 /// Runs `fanout` on every requested target and prints the comparison.
@@ -106,6 +111,9 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
             .collect();
         plot::write_svg(path, &title(&args), &series)?;
     }
+    if let Some(limit) = args.max_cpu_ratio {
+        check_cpu_ratio(&outcomes, limit)?;
+    }
     for outcome in &outcomes {
         // Peers are reported as they are; Tandem and the ceiling must not lose anything.
         if outcome.run.kind.is_tandem() || outcome.run.kind == TargetKind::Raw {
@@ -119,6 +127,20 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Fails unless Tandem's server CPU per delivery is at most `limit` × the raw target's.
+fn check_cpu_ratio(outcomes: &[outcome::Outcome], limit: f64) -> anyhow::Result<()> {
+    let find = |wanted: TargetKind| {
+        outcomes.iter().find(|o| o.run.kind == wanted).map(outcome::Outcome::server_us_per_delivery)
+    };
+    let (Some(tandem), Some(raw)) = (find(TargetKind::Tandem), find(TargetKind::Raw)) else {
+        anyhow::bail!("--max-cpu-ratio needs --targets tandem,raw");
+    };
+    let ratio = tandem / raw.max(f64::MIN_POSITIVE);
+    println!("server CPU per delivery: tandem {tandem:.2} µs, raw {raw:.2} µs, ratio {ratio:.2} (limit {limit:.2})");
+    anyhow::ensure!(ratio <= limit, "tandem costs {ratio:.2}× raw's CPU per delivery, over the limit of {limit:.2}×");
     Ok(())
 }
 

@@ -71,6 +71,11 @@ impl Outcome {
         self.lost() == 0 && self.duplicated == 0 && self.foreign == 0
     }
 
+    /// The server's CPU time per delivery, in µs (over every node and Redis in a cluster).
+    pub fn server_us_per_delivery(&self) -> f64 {
+        self.per_delivery_us(self.cpu.total())
+    }
+
     fn per_delivery_us(&self, seconds: f64) -> f64 {
         seconds * 1e6 / self.delivered.max(1) as f64
     }
