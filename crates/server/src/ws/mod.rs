@@ -35,11 +35,13 @@ pub use egress::Egress;
 pub use session::run;
 pub use socket::Socket;
 
-/// tungstenite reads into a buffer of this size (its 128 KiB default costs ~134 KiB of RSS per
-/// idle connection and is zero-filled on every read; see STACK.md). Client frames are small
-/// JSON; a larger one makes tungstenite grow the buffer for that frame, so 2 KiB costs only
-/// extra reads for big messages and saves 2 KiB on every idle connection (docs/BENCHMARKS.md).
-pub const READ_BUFFER_SIZE: usize = 2 * 1024;
+/// tungstenite reads into a buffer of this size, allocated for every connection (its 128 KiB
+/// default costs ~134 KiB of RSS per idle connection and is zero-filled on every read; see
+/// STACK.md). Client frames are small JSON (a typing frame is ~70 bytes, an `auth` frame with
+/// its token a few hundred); a larger one is read in several chunks and tungstenite grows the
+/// buffer for it. 512 bytes instead of 2 KiB took idle RSS from 7.98 to 6.27 KiB per
+/// connection at 15k (docs/BENCHMARKS.md).
+pub const READ_BUFFER_SIZE: usize = 512;
 
 /// Tandem's read-side limits, the one set every connection gets: small read buffer, message
 /// and frame size capped at `max_message_size`. (tungstenite writes nothing: [`socket`].)
