@@ -144,7 +144,14 @@ impl Authenticator {
 
     /// Resolves credentials to a user, provisioning an unknown but validly signed `sub`.
     pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<UserRecord, AuthError> {
-        let (user_id, name) = match credentials {
+        let (user_id, name) = self.identify(credentials)?;
+        Ok(domain::users::provision(&self.store, &user_id, name.as_deref()).await?)
+    }
+
+    /// Checks credentials without the store: the user id they name and the token's `name`
+    /// claim. [`Authenticator::authenticate`] is this and the user's row.
+    pub fn identify(&self, credentials: Credentials<'_>) -> Result<(String, Option<String>), AuthError> {
+        Ok(match credentials {
             Credentials::Token(token) => {
                 let claims = self.verify(token)?;
                 if !domain::users::is_user_id(&claims.sub) {
@@ -161,7 +168,6 @@ impl Authenticator {
                 }
                 (id.to_owned(), None)
             }
-        };
-        Ok(domain::users::provision(&self.store, &user_id, name.as_deref()).await?)
+        })
     }
 }

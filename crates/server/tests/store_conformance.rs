@@ -122,6 +122,13 @@ both_engines! {
         assert!(!store.is_member(&named("thread:1"), carol).await.expect("read"));
         assert_eq!(store.member_rooms(ALICE).await.expect("read"), [named("canvas:9"), named("thread:1")]);
         assert_eq!(store.member_rooms(carol).await.expect("read"), [named("draft:3")]);
+        // The connect read: the user and the same rooms in one query; a user in no room, none.
+        let (alice, rooms) = store.user_with_rooms(ALICE).await.expect("read").expect("alice exists");
+        assert_eq!((alice, rooms), (user(ALICE, "alice"), vec![named("canvas:9"), named("thread:1")]));
+        store.insert_user(&user("eeeeeeeeeeeeeeeeeeeeeeee", "erin")).await.expect("insert");
+        let erin = store.user_with_rooms("eeeeeeeeeeeeeeeeeeeeeeee").await.expect("read");
+        assert_eq!(erin, Some((user("eeeeeeeeeeeeeeeeeeeeeeee", "erin"), vec![])));
+        assert_eq!(store.user_with_rooms("ffffffffffffffffffffffff").await.expect("read"), None);
         assert_eq!(store.members_of(&named("thread:1")).await.expect("read"), [ALICE, BOB]);
         assert!(store.members_of(&named("thread:2")).await.expect("read").is_empty());
         let ids = |users: Vec<UserRecord>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();

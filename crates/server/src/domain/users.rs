@@ -115,6 +115,19 @@ pub async fn provision(store: &Store, id: &str, name: Option<&str>) -> Result<Us
     }
 }
 
+/// Like [`provision`], and also the rooms the user is a member of, read in the same query when
+/// the user exists (a new user is in none).
+pub async fn provision_with_rooms(
+    store: &Store,
+    id: &str,
+    name: Option<&str>,
+) -> Result<(UserRecord, Vec<Room>), DomainError> {
+    if let Some(found) = store.user_with_rooms(id).await? {
+        return Ok(found);
+    }
+    Ok((provision(store, id, name).await?, Vec::new()))
+}
+
 /// The user `id`, or `NotFound`.
 pub async fn get(store: &Store, id: &str) -> Result<UserRecord, DomainError> {
     store.user(id).await?.ok_or(DomainError::NotFound("user"))

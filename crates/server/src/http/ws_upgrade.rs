@@ -10,7 +10,8 @@ use tandem_protocol::ws::Cursors;
 
 use super::handshake::{Handshake, HandshakeError};
 use super::{AppError, AppState, credentials};
-use crate::domain::DomainError;
+use crate::domain::{DomainError, users};
+use crate::ws::{Opening, RoomsRead};
 
 /// Query parameters of `/ws`.
 #[derive(Debug, Default, Deserialize)]
@@ -22,7 +23,8 @@ pub struct WsQuery {
 }
 
 /// Refuses foreign browser origins (403) and bad credentials (401) before upgrading; without
-/// credentials the connection must authenticate with its first frame.
+/// credentials the connection must authenticate with its first frame. With them, the user and
+/// its rooms are read here, in one query.
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -36,14 +38,20 @@ pub async fn upgrade(
             .map_err(|e| DomainError::Invalid(format!("`resume` must be a JSON object of room → seq: {e}")))?,
         None => Cursors::new(),
     };
-    let user = match credentials(&headers, query.token.as_deref())? {
-        Some(credentials) => Some(state.auth.authenticate(credentials).await?),
+    let opening = match credentials(&headers, query.token.as_deref())? {
+        Some(credentials) => {
+            let (user_id, name) = state.auth.identify(credentials)?;
+            // Taken before the read, so that a membership change racing it is noticed.
+            let epoch = state.hub.membership_epoch(&user_id);
+            let (user, rooms) = users::provision_with_rooms(&state.store, &user_id, name.as_deref()).await?;
+            Some(Box::new(Opening { user, rooms: RoomsRead { epoch, rooms } }))
+        }
         None => None,
     };
     let config = crate::ws::socket_config(state.config.max_frame_size);
     let context = state.ws.clone();
     let runtime = context.runtime.clone();
-    Ok(upgrade.accept(config, &state.tasks, &runtime, move |socket| crate::ws::run(socket, user, cursors, context)))
+    Ok(upgrade.accept(config, &state.tasks, &runtime, move |socket| crate::ws::run(socket, opening, cursors, context)))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

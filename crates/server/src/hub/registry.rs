@@ -2,6 +2,7 @@
 //! publish-order locks and the long-poll wake-ups. Private to the hub.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tandem_protocol::room::RoomKind;
 use tokio::sync::{Mutex, MutexGuard, Notify};
@@ -16,8 +17,9 @@ const BUCKETS: usize = 256;
 #[derive(Debug, Default)]
 struct UserEntry {
     connections: Vec<Arc<Connection>>,
-    /// Bumped by every membership change, so a connection that subscribes to its rooms from a
-    /// store read can tell whether a change raced with the read.
+    /// Set from the registry's change counter by every membership change of the user (and at
+    /// the entry's creation), so a connection that subscribes to its rooms from a store read
+    /// can tell whether a change raced with the read.
     membership_epoch: u64,
 }
 
@@ -43,6 +45,10 @@ struct Inner {
     /// Serialises "commit, then publish" per room, so live delivery is in seq order.
     order: Box<[Mutex<()>]>,
     hasher: std::hash::RandomState,
+    /// Counts every membership change on this node, of users with connections here or not:
+    /// user epochs are drawn from it, so an epoch read before a user had a connection here
+    /// still differs after a change made before the connection registered.
+    membership_changes: AtomicU64,
 }
 
 impl Default for Inner {
@@ -53,6 +59,7 @@ impl Default for Inner {
             waiters: (0..BUCKETS).map(|_| Notify::new()).collect(),
             order: (0..BUCKETS).map(|_| Mutex::new(())).collect(),
             hasher: std::hash::RandomState::new(),
+            membership_changes: AtomicU64::new(0),
         }
     }
 }
@@ -99,7 +106,11 @@ impl Registry {
     /// Adds a connection to its user.
     pub fn register(&self, connection: &Arc<Connection>) {
         let mut users = self.inner.users.write(connection.user_id());
-        users.entry(connection.user_id().into()).or_default().connections.push(connection.clone());
+        let entry = users.entry(connection.user_id().into()).or_insert_with(|| UserEntry {
+            connections: Vec::new(),
+            membership_epoch: self.inner.membership_changes.load(Ordering::Acquire),
+        });
+        entry.connections.push(connection.clone());
     }
 
     /// Removes a connection from its user and from every room it was in. Returns the rooms it
@@ -121,9 +132,20 @@ impl Registry {
         emptied
     }
 
-    /// The user's membership epoch (see [`Registry::join_user`]); 0 for unknown users.
+    /// The user's membership epoch (see [`Registry::join_user`]): equal at two reads only if
+    /// no membership change of the user was applied on this node in between, whether or not
+    /// the user had a connection here meanwhile (a change may also move it spuriously).
     pub fn membership_epoch(&self, user_id: &str) -> u64 {
-        self.inner.users.read(user_id).get(user_id).map_or(0, |entry| entry.membership_epoch)
+        let users = self.inner.users.read(user_id);
+        match users.get(user_id) {
+            Some(entry) => entry.membership_epoch,
+            None => self.inner.membership_changes.load(Ordering::Acquire),
+        }
+    }
+
+    /// The next value of the change counter, for an epoch that moves.
+    fn next_epoch(&self) -> u64 {
+        self.inner.membership_changes.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Subscribes one connection to `room`.
@@ -239,9 +261,10 @@ impl Registry {
     pub fn align_user(&self, user_id: &str, member_of: &[String]) -> Option<Aligned> {
         let epoch = {
             let mut users = self.inner.users.write(user_id);
+            let epoch = self.next_epoch();
             let entry = users.get_mut(user_id)?;
-            entry.membership_epoch += 1;
-            entry.membership_epoch
+            entry.membership_epoch = epoch;
+            epoch
         };
         let mut aligned = Aligned { epoch, interest_started: Vec::new(), interest_ended: Vec::new() };
         let listed = |room: &str| member_of.iter().any(|listed| listed == room);
@@ -263,9 +286,10 @@ impl Registry {
 
     fn bump_epoch(&self, user_id: &str) -> Vec<Arc<Connection>> {
         let mut users = self.inner.users.write(user_id);
+        let epoch = self.next_epoch();
         match users.get_mut(user_id) {
             Some(entry) => {
-                entry.membership_epoch += 1;
+                entry.membership_epoch = epoch;
                 entry.connections.clone()
             }
             None => Vec::new(),
@@ -375,6 +399,21 @@ mod tests {
         assert_eq!(registry.deliver(&room, None, &Frame::from_static("y"), None), 1);
         assert!(drain(&b).await.is_empty());
         assert_eq!(registry.membership_epoch("b"), 2);
+    }
+
+    #[tokio::test]
+    async fn an_epoch_read_before_the_user_connected_sees_a_change_made_before_it_did() {
+        let registry = Registry::default();
+        let before = registry.membership_epoch("a");
+        registry.join_user("a", &Room::thread("1"));
+        registry.register(&connection("a"));
+        assert_ne!(registry.membership_epoch("a"), before, "the change is noticed");
+        let settled = registry.membership_epoch("a");
+        registry.join_user("b", &Room::thread("2"));
+        registry.register(&connection("a"));
+        assert_eq!(registry.membership_epoch("a"), settled, "others' changes and more connections do not move it");
+        registry.leave_user("a", &Room::thread("1"));
+        assert_ne!(registry.membership_epoch("a"), settled);
     }
 
     #[tokio::test]

@@ -32,7 +32,7 @@ use tungstenite::protocol::WebSocketConfig;
 
 pub use context::{Context, Settings};
 pub use egress::Egress;
-pub use session::run;
+pub use session::{Opening, RoomsRead, run};
 pub use socket::Socket;
 
 /// tungstenite reads into a buffer of this size, allocated for every connection (its 128 KiB

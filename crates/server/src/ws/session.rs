@@ -41,16 +41,33 @@ pub struct Session {
     pub canvases: std::sync::Mutex<Vec<(Room, (i64, i64))>>,
 }
 
-/// Runs a connection to its end. `user` is set when the upgrade request authenticated;
+/// What the upgrade request read for an authenticated connection.
+pub struct Opening {
+    /// The user.
+    pub user: UserRecord,
+    /// The user's rooms, read with it.
+    pub rooms: RoomsRead,
+}
+
+/// A user's rooms as read from the store, with the user's membership epoch taken before the
+/// read ([`Hub::membership_epoch`](crate::hub::Hub::membership_epoch)).
+pub struct RoomsRead {
+    /// The epoch before the read.
+    pub epoch: u64,
+    /// The rooms the user was a member of, sorted.
+    pub rooms: Vec<Room>,
+}
+
+/// Runs a connection to its end. `opening` is set when the upgrade request authenticated;
 /// otherwise the first frame must be `auth` (whose `resume` cursors then replace `cursors`).
-pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, context: Arc<Context>) {
+pub async fn run(socket: Socket, opening: Option<Box<Opening>>, cursors: Cursors, context: Arc<Context>) {
     let Socket { mut incoming, outgoing } = socket;
-    let (user, auth_ref, cursors) = match user {
-        Some(user) => (user, None, cursors),
+    let (user, rooms, auth_ref, cursors) = match opening.map(|opening| *opening) {
+        Some(Opening { user, rooms }) => (user, Some(rooms), None, cursors),
         // Rare paths are boxed so their (store-query-sized) state is not part of every idle
         // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
         None => match Box::pin(first_frame_auth(&mut incoming, &context)).await {
-            Ok(authenticated) => authenticated,
+            Ok((user, auth_ref, cursors)) => (user, None, auth_ref, cursors),
             Err(refusal) => {
                 refuse(&outgoing, refusal).await;
                 return Box::pin(closing::finish_within(incoming, outgoing, closing::DRAIN_TIME)).await;
@@ -60,11 +77,18 @@ pub async fn run(socket: Socket, user: Option<UserRecord>, cursors: Cursors, con
     let connection = context.hub.connection(&user.id, context.settings.queue_capacity);
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
     let session = Session { connection, user: Arc::new(user), context, canvases: std::sync::Mutex::default() };
-    live(incoming, outgoing, session, auth_ref, cursors).instrument(span).await;
+    live(incoming, outgoing, session, rooms, auth_ref, cursors).instrument(span).await;
 }
 
 /// The authenticated part of a connection's life.
-async fn live(mut incoming: Incoming, outgoing: Outgoing, session: Session, auth_ref: Option<Value>, cursors: Cursors) {
+async fn live(
+    mut incoming: Incoming,
+    outgoing: Outgoing,
+    session: Session,
+    rooms: Option<RoomsRead>,
+    auth_ref: Option<Value>,
+    cursors: Cursors,
+) {
     // Borrowed, not cloned: every byte here is in each connection's task (docs/BENCHMARKS.md).
     let (connection, ctx) = (&session.connection, &*session.context);
     let user_id = connection.user_id().to_owned();
@@ -83,7 +107,7 @@ async fn live(mut incoming: Incoming, outgoing: Outgoing, session: Session, auth
 
     let came_online = ctx.hub.connect(connection);
     let cursors = Box::pin(prepare_resume(ctx, connection, cursors)).await;
-    if let Err(e) = Box::pin(join_rooms(ctx, connection)).await {
+    if let Err(e) = Box::pin(join_rooms(ctx, connection, rooms)).await {
         // Running without its rooms would silently miss their events: close, and let the
         // client reconnect and resume once the store answers again.
         tracing::warn!(error = %e, "could not load the user's rooms; closing with 1013");
@@ -260,14 +284,21 @@ async fn first_frame_auth(
 /// Subscribes a new connection to its `user:` room and its threads, and tells presence all
 /// the user's rooms. If a membership change races the store read (the user's membership epoch
 /// moved), the read is repeated and threads no longer listed are left, so the connection ends
-/// up exactly in its rooms. Fails if the store cannot list the rooms.
-async fn join_rooms(ctx: &Context, connection: &Arc<Connection>) -> Result<(), DomainError> {
+/// up exactly in its rooms. `read` is a first read made with the user (the upgrade's); without
+/// it the rooms are read here. Fails if the store cannot list the rooms.
+async fn join_rooms(
+    ctx: &Context,
+    connection: &Arc<Connection>,
+    mut read: Option<RoomsRead>,
+) -> Result<(), DomainError> {
     let hub = &ctx.hub;
     let user_id = connection.user_id();
     rooms::subscribe(&ctx.store, hub, connection, &Room::user(user_id)).await?;
     loop {
-        let epoch = hub.membership_epoch(user_id);
-        let member_of = rooms::member_rooms(&ctx.store, user_id).await?;
+        let (epoch, member_of) = match read.take() {
+            Some(RoomsRead { epoch, rooms }) => (epoch, rooms),
+            None => (hub.membership_epoch(user_id), rooms::member_rooms(&ctx.store, user_id).await?),
+        };
         let threads: Vec<&Room> = member_of.iter().filter(|room| room.kind() == RoomKind::Thread).collect();
         for stale in connection.rooms() {
             let is_thread = Room::parse(&stale).is_ok_and(|room| room.kind() == RoomKind::Thread);
