@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::Either;
 use serde_json::Value;
 use tandem_protocol::ErrorCode;
 use tandem_protocol::room::{Room, RoomKind};
@@ -60,24 +61,52 @@ pub struct RoomsRead {
 
 /// Runs a connection to its end. `opening` is set when the upgrade request authenticated;
 /// otherwise the first frame must be `auth` (whose `resume` cursors then replace `cursors`).
-pub async fn run(socket: Socket, opening: Option<Box<Opening>>, cursors: Cursors, context: Arc<Context>) {
-    let Socket { mut incoming, outgoing } = socket;
-    let (user, rooms, auth_ref, cursors) = match opening.map(|opening| *opening) {
-        Some(Opening { user, rooms }) => (user, Some(rooms), None, cursors),
-        // Rare paths are boxed so their (store-query-sized) state is not part of every idle
-        // connection's future; see docs/BENCHMARKS.md for the per-connection cost.
-        None => match Box::pin(first_frame_auth(&mut incoming, &context)).await {
-            Ok((user, auth_ref, cursors)) => (user, None, auth_ref, cursors),
-            Err(refusal) => {
-                refuse(&outgoing, refusal).await;
-                return Box::pin(closing::finish_within(incoming, outgoing, closing::DRAIN_TIME)).await;
-            }
-        },
-    };
+///
+/// Not an `async fn`: an async fn keeps a slot for each argument in every state, so the socket
+/// would sit in each connection's task twice (as `run`'s argument and inside `live`), 1.1 KB
+/// per connection. The common path returns `live`'s future itself; the first-frame path,
+/// rare, is boxed.
+pub fn run(
+    socket: Socket,
+    opening: Option<Box<Opening>>,
+    cursors: Cursors,
+    context: Arc<Context>,
+) -> impl Future<Output = ()> + Send {
+    let Socket { incoming, outgoing } = socket;
+    match opening {
+        Some(opening) => {
+            let Opening { user, rooms } = *opening;
+            Either::Left(start(incoming, outgoing, user, Some(rooms), None, cursors, context))
+        }
+        None => Either::Right(Box::pin(authenticate_first(incoming, outgoing, context))),
+    }
+}
+
+/// A connection that must authenticate with its first frame: refused, or then as any other.
+async fn authenticate_first(mut incoming: Incoming, outgoing: Outgoing, context: Arc<Context>) {
+    match first_frame_auth(&mut incoming, &context).await {
+        Ok((user, auth_ref, cursors)) => start(incoming, outgoing, user, None, auth_ref, cursors, context).await,
+        Err(refusal) => {
+            refuse(&outgoing, refusal).await;
+            closing::finish_within(incoming, outgoing, closing::DRAIN_TIME).await;
+        }
+    }
+}
+
+/// Creates the hub's connection for `user` and returns the rest of its life ([`live`]).
+fn start(
+    incoming: Incoming,
+    outgoing: Outgoing,
+    user: UserRecord,
+    rooms: Option<RoomsRead>,
+    auth_ref: Option<Value>,
+    cursors: Cursors,
+    context: Arc<Context>,
+) -> impl Future<Output = ()> + Send {
     let connection = context.hub.connection(&user.id, context.settings.queue_capacity);
     let span = tracing::info_span!("ws", connection = %connection.id(), user = %user.id);
     let session = Session { connection, user: Arc::new(user), context, canvases: std::sync::Mutex::default() };
-    live(incoming, outgoing, session, rooms, auth_ref, cursors).instrument(span).await;
+    live(incoming, outgoing, session, rooms, auth_ref, cursors).instrument(span)
 }
 
 /// The authenticated part of a connection's life.
