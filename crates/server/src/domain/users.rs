@@ -103,6 +103,12 @@ pub async fn provision(store: &Store, id: &str, name: Option<&str>) -> Result<Us
     if let Some(user) = store.user(id).await? {
         return Ok(user);
     }
+    create(store, id, name).await
+}
+
+/// Creates the user `id` (not found just before) with a generated username; a concurrent
+/// creation of the same id answers with its row.
+async fn create(store: &Store, id: &str, name: Option<&str>) -> Result<UserRecord, DomainError> {
     if !is_user_id(id) {
         return Err(DomainError::Invalid("user ids are 24 lowercase hex characters".into()));
     }
@@ -125,7 +131,7 @@ pub async fn provision_with_rooms(
     if let Some(found) = store.user_with_rooms(id).await? {
         return Ok(found);
     }
-    Ok((provision(store, id, name).await?, Vec::new()))
+    Ok((create(store, id, name).await?, Vec::new()))
 }
 
 /// The user `id`, or `NotFound`.

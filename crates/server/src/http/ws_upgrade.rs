@@ -44,14 +44,17 @@ pub async fn upgrade(
             // Taken before the read, so that a membership change racing it is noticed.
             let epoch = state.hub.membership_epoch(&user_id);
             let (user, rooms) = users::provision_with_rooms(&state.store, &user_id, name.as_deref()).await?;
+            // Boxed: it waits inside every connection's task until the upgrade completes
+            // (inline it cost 1.1 KiB of RSS per idle connection, docs/BENCHMARKS.md).
             Some(Box::new(Opening { user, rooms: RoomsRead { epoch, rooms } }))
         }
         None => None,
     };
     let config = crate::ws::socket_config(state.config.max_frame_size);
     let context = state.ws.clone();
-    let runtime = context.runtime.clone();
-    Ok(upgrade.accept(config, &state.tasks, &runtime, move |socket| crate::ws::run(socket, opening, cursors, context)))
+    Ok(upgrade.accept(config, &state.tasks, &state.ws.runtime, move |socket| {
+        crate::ws::run(socket, opening, cursors, context)
+    }))
 }
 
 /// With `--allowed-origins` set, a request carrying an `Origin` (every browser does) must match

@@ -52,9 +52,8 @@ pub async fn run(
             match outgoing.write_now(&mut pending) {
                 Ok(true) => blocked_since = None,
                 Ok(false) if blocked_since.is_none() => {
-                    let now = Instant::now();
-                    blocked_since = Some(now);
-                    tick.as_mut().reset(liveness.deadline().min(now + settings.write_timeout));
+                    blocked_since = Some(Instant::now());
+                    tick.as_mut().reset(next_tick(&liveness, blocked_since, settings.write_timeout));
                 }
                 Ok(false) => {}
                 // The peer is gone (reset, broken pipe): nothing more to say to it.
@@ -78,8 +77,7 @@ pub async fn run(
                     }
                     None => {}
                 }
-                let write_deadline = blocked_since.map(|since| since + settings.write_timeout);
-                tick.as_mut().reset(write_deadline.map_or(liveness.deadline(), |at| at.min(liveness.deadline())));
+                tick.as_mut().reset(next_tick(&liveness, blocked_since, settings.write_timeout));
             }
             closing = connection.queue().next_batch(&mut pending.frames), if pending.is_empty() => {
                 if let Some(reason) = closing {
@@ -112,6 +110,13 @@ pub async fn run(
     connection.queue().close(reason);
     farewell(outgoing, pending, reason).await;
     reason
+}
+
+/// When the writer's one timer must fire next: the heartbeat's deadline, or the blocked
+/// write's deadline if that comes first.
+fn next_tick(liveness: &Liveness, blocked_since: Option<Instant>, write_timeout: Duration) -> Instant {
+    let heartbeat = liveness.deadline();
+    blocked_since.map_or(heartbeat, |since| heartbeat.min(since + write_timeout))
 }
 
 /// Sends the close frame for `reason` (if it has one), briefly, after the rest of a frame
